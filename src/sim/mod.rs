@@ -1,0 +1,3 @@
+//! In-process HTTP simulators of Casebook and GHL, seeded with a deterministic data set.
+
+pub mod seed;

@@ -1,0 +1,3 @@
+//! Casebook client (JSON:API).
+
+pub mod names;

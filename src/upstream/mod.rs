@@ -1,0 +1,135 @@
+//! HTTP clients for the two upstream systems and the error type they share.
+//!
+//! Each client owns its base URL, bearer token, timeouts and tracing spans. Errors are
+//! classified by HTTP status or transport cause so that the GraphQL layer can map them to
+//! stable `extensions.code` values without seeing upstream bodies.
+
+pub mod casebook;
+pub mod ghl;
+mod http;
+
+use std::{fmt, time::Duration};
+
+pub use http::HttpSettings;
+
+/// One of the two upstream systems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+#[graphql(name = "Source")]
+pub enum System {
+    /// Casebook, the case-management system (JSON:API).
+    Casebook,
+    /// GoHighLevel, the CRM (REST API v2).
+    Ghl,
+}
+
+impl System {
+    /// The name used in error extensions and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            System::Casebook => "CASEBOOK",
+            System::Ghl => "GHL",
+        }
+    }
+}
+
+impl fmt::Display for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed upstream call, classified by status code or transport cause.
+///
+/// Every variant is cheap to clone so that DataLoader results can be shared. The
+/// `detail` and `messages` fields may contain upstream text: they are for logs only and
+/// never reach a GraphQL client.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// 401: the token is missing, expired or lacks a scope, or a required header is missing.
+    #[error("{system} rejected the credentials (HTTP 401): {detail}")]
+    Unauthorized { system: System, detail: String },
+    /// 403: the credentials are valid but not allowed to reach this record.
+    #[error("{system} denied access (HTTP 403): {detail}")]
+    Forbidden { system: System, detail: String },
+    /// The record does not exist (404, or GHL's 400 "not found" body).
+    #[error("{system} has no {resource} with id {id}")]
+    NotFound {
+        system: System,
+        resource: &'static str,
+        id: String,
+    },
+    /// 429: the rate limit was reached.
+    #[error("{system} rate limit reached (HTTP 429)")]
+    RateLimited {
+        system: System,
+        retry_after: Option<Duration>,
+    },
+    /// 5xx from the upstream.
+    #[error("{system} failed with HTTP {status}")]
+    Unavailable { system: System, status: u16 },
+    /// The request did not complete within the configured timeout.
+    #[error("{system} did not answer within the timeout")]
+    Timeout { system: System },
+    /// The connection could not be made or was dropped.
+    #[error("{system} connection failed: {detail}")]
+    Connect { system: System, detail: String },
+    /// The response was not the JSON document the contract describes.
+    #[error("{system} sent a response that could not be read: {detail}")]
+    BadResponse { system: System, detail: String },
+    /// 400 or 422: the upstream rejected the request itself.
+    #[error("{system} rejected the request (HTTP {status}): {}", messages.join("; "))]
+    Rejected {
+        system: System,
+        status: u16,
+        messages: Vec<String>,
+    },
+}
+
+impl UpstreamError {
+    /// The system that failed.
+    pub fn system(&self) -> System {
+        match self {
+            UpstreamError::Unauthorized { system, .. }
+            | UpstreamError::Forbidden { system, .. }
+            | UpstreamError::NotFound { system, .. }
+            | UpstreamError::RateLimited { system, .. }
+            | UpstreamError::Unavailable { system, .. }
+            | UpstreamError::Timeout { system }
+            | UpstreamError::Connect { system, .. }
+            | UpstreamError::BadResponse { system, .. }
+            | UpstreamError::Rejected { system, .. } => *system,
+        }
+    }
+
+    /// The stable GraphQL `extensions.code` for this failure.
+    pub fn code(&self) -> &'static str {
+        match self {
+            UpstreamError::Unauthorized { .. } => "UPSTREAM_UNAUTHORIZED",
+            UpstreamError::Forbidden { .. } => "UPSTREAM_FORBIDDEN",
+            UpstreamError::NotFound { .. } => "NOT_FOUND",
+            UpstreamError::RateLimited { .. } => "UPSTREAM_RATE_LIMITED",
+            UpstreamError::Unavailable { .. } | UpstreamError::Connect { .. } => {
+                "UPSTREAM_UNAVAILABLE"
+            }
+            UpstreamError::Timeout { .. } => "UPSTREAM_TIMEOUT",
+            UpstreamError::BadResponse { .. } => "UPSTREAM_BAD_RESPONSE",
+            UpstreamError::Rejected { .. } => "UPSTREAM_REJECTED",
+        }
+    }
+
+    /// The upstream HTTP status, where the failure had one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            UpstreamError::Unauthorized { .. } => Some(401),
+            UpstreamError::Forbidden { .. } => Some(403),
+            UpstreamError::RateLimited { .. } => Some(429),
+            UpstreamError::Unavailable { status, .. } | UpstreamError::Rejected { status, .. } => {
+                Some(*status)
+            }
+            UpstreamError::NotFound { .. }
+            | UpstreamError::Timeout { .. }
+            | UpstreamError::Connect { .. }
+            | UpstreamError::BadResponse { .. } => None,
+        }
+    }
+}
