@@ -3,5 +3,13 @@
 //! The binary in `main.rs` only parses the command line; everything else lives here so that
 //! integration tests can start the gateway and both simulators in-process.
 
+pub mod config;
+pub mod demo;
+pub mod graphql;
+pub mod identity;
+pub mod linking;
+pub mod server;
 pub mod sim;
+pub mod store;
+pub mod tenant;
 pub mod upstream;

@@ -13,7 +13,7 @@ use std::{fmt, time::Duration};
 pub use http::HttpSettings;
 
 /// One of the two upstream systems.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
 #[graphql(name = "Source")]
 pub enum System {
     /// Casebook, the case-management system (JSON:API).

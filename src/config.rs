@@ -1,0 +1,324 @@
+//! Gateway configuration: an optional TOML file, then `CBG_`-prefixed environment variables.
+//!
+//! Nested keys are separated by a double underscore in the environment, so
+//! `CBG_TENANTS__ACME__GHL__TOKEN` sets `tenants.acme.ghl.token`. Secrets (tokens and API
+//! keys) are best given that way rather than in the file. After loading, `validate`
+//! checks every value and names the key to fix.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use url::Url;
+
+use crate::{identity::PhoneRegion, upstream::HttpSettings};
+
+/// Prefix of the environment variables that override the file.
+pub const ENV_PREFIX: &str = "CBG_";
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the GraphQL server listens on. Default `127.0.0.1:4000`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Serve GraphiQL at `GET /graphql` (the page itself; queries still need a key). Default false.
+    #[serde(default)]
+    pub graphiql: bool,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub upstream: UpstreamConfig,
+    #[serde(default)]
+    pub linking: LinkingConfig,
+    /// Tenants by id: each is one GHL location plus one Casebook organisation.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// The gateway's own database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// sqlx connection URL. Default `sqlite://casebook-ghl-gateway.db` (created if missing).
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://casebook-ghl-gateway.db".to_string(),
+        }
+    }
+}
+
+/// Settings shared by both upstream clients.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// Time allowed to open a connection, in milliseconds. Default 2000.
+    pub connect_timeout_ms: u64,
+    /// Time allowed for a whole upstream request, in milliseconds. Default 10000.
+    pub request_timeout_ms: u64,
+    /// Longest URL of a Casebook id-batch request, in characters. Default 2000.
+    pub casebook_max_url_length: usize,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            connect_timeout_ms: 2_000,
+            request_timeout_ms: 10_000,
+            casebook_max_url_length: 2_000,
+        }
+    }
+}
+
+impl UpstreamConfig {
+    /// The HTTP settings both clients are built with.
+    pub fn http_settings(&self) -> HttpSettings {
+        HttpSettings {
+            connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            ..HttpSettings::default()
+        }
+    }
+}
+
+/// Automatic linking of Casebook people to GHL contacts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkingConfig {
+    /// ISO 3166-1 alpha-2 region for phone numbers written without a country code. Default `US`.
+    pub default_region: String,
+    /// Scan both systems and link matching records before serving. Default true.
+    pub reconcile_on_start: bool,
+    /// Seconds between background scans; 0 turns them off. Default 900.
+    pub reconcile_interval_s: u64,
+}
+
+impl Default for LinkingConfig {
+    fn default() -> Self {
+        LinkingConfig {
+            default_region: "US".to_string(),
+            reconcile_on_start: true,
+            reconcile_interval_s: 900,
+        }
+    }
+}
+
+impl LinkingConfig {
+    /// The parsed default region.
+    pub fn region(&self) -> Result<PhoneRegion, ConfigError> {
+        PhoneRegion::parse(&self.default_region)
+            .map_err(|message| ConfigError::Invalid(format!("linking.default_region: {message}")))
+    }
+}
+
+/// One tenant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// API keys that clients send as `Authorization: Bearer <key>` to act for this tenant.
+    pub api_keys: Vec<SecretString>,
+    pub casebook: CasebookConfig,
+    pub ghl: GhlConfig,
+}
+
+/// A tenant's Casebook organisation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CasebookConfig {
+    /// API base URL, such as `https://api.casebook.net`.
+    pub base_url: Url,
+    /// Bearer token for the API.
+    pub token: SecretString,
+}
+
+/// A tenant's GHL sub-account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GhlConfig {
+    /// API base URL, such as `https://services.leadconnectorhq.com`.
+    pub base_url: Url,
+    /// The sub-account (location) id.
+    pub location_id: String,
+    /// A location access token or private integration token.
+    pub token: SecretString,
+}
+
+/// A configuration that could not be loaded or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not read the configuration: {0}")]
+    Load(Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 4000))
+}
+
+impl Config {
+    /// Loads `file` (when given), then the `CBG_` environment variables, then validates.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "configuration file {} does not exist: pass an existing TOML file to --config",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let config: Config = figment
+            .extract()
+            .map_err(|error| ConfigError::Load(Box::new(error)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the values that serde cannot, naming the key to fix.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        if self.tenants.is_empty() {
+            return invalid(
+                "no tenant is configured: add a [tenants.<id>] table with api_keys, casebook and ghl"
+                    .to_string(),
+            );
+        }
+        self.linking.region()?;
+        if self.upstream.request_timeout_ms == 0 || self.upstream.connect_timeout_ms == 0 {
+            return invalid("upstream timeouts must be greater than 0 ms".to_string());
+        }
+        if self.upstream.casebook_max_url_length < 256 {
+            return invalid(format!(
+                "upstream.casebook_max_url_length is {}: use at least 256 characters",
+                self.upstream.casebook_max_url_length
+            ));
+        }
+
+        let mut seen_keys: Vec<(&str, &str)> = Vec::new();
+        for (id, tenant) in &self.tenants {
+            if tenant.api_keys.is_empty() {
+                return invalid(format!(
+                    "tenants.{id}.api_keys is empty: add at least one key"
+                ));
+            }
+            for key in &tenant.api_keys {
+                let key = key.expose_secret();
+                if key.trim().is_empty() {
+                    return invalid(format!("tenants.{id}.api_keys contains an empty key"));
+                }
+                if let Some((other, _)) = seen_keys.iter().find(|(_, k)| *k == key) {
+                    return invalid(format!(
+                        "tenants.{id}.api_keys repeats a key of tenant {other}: every key must belong to one tenant"
+                    ));
+                }
+                seen_keys.push((id, key));
+            }
+            for (name, url) in [
+                ("casebook", &tenant.casebook.base_url),
+                ("ghl", &tenant.ghl.base_url),
+            ] {
+                if !matches!(url.scheme(), "http" | "https") {
+                    return invalid(format!(
+                        "tenants.{id}.{name}.base_url has scheme {:?}: use http or https",
+                        url.scheme()
+                    ));
+                }
+            }
+            if tenant.ghl.location_id.trim().is_empty() {
+                return invalid(format!("tenants.{id}.ghl.location_id is empty"));
+            }
+            if tenant.ghl.token.expose_secret().is_empty()
+                || tenant.casebook.token.expose_secret().is_empty()
+            {
+                return invalid(format!("tenants.{id} has an empty upstream token"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [tenants.acme]
+        api_keys = ["key-one"]
+        [tenants.acme.casebook]
+        base_url = "http://127.0.0.1:9001"
+        token = "cb"
+        [tenants.acme.ghl]
+        base_url = "http://127.0.0.1:9002"
+        location_id = "loc"
+        token = "ghl"
+    "#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = Figment::new()
+            .merge(Toml::string(text))
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.listen, default_listen());
+        assert_eq!(config.upstream.casebook_max_url_length, 2000);
+        assert_eq!(config.linking.default_region, "US");
+    }
+
+    #[test]
+    fn unknown_key_is_rejected() {
+        let error = parse(&format!("{MINIMAL}\nlisen = \"0.0.0.0:1\"")).unwrap_err();
+        assert!(error.to_string().contains("lisen"), "{error}");
+    }
+
+    #[test]
+    fn missing_tenants_are_rejected() {
+        let error = parse("").unwrap_err();
+        assert!(error.to_string().contains("no tenant"), "{error}");
+    }
+
+    #[test]
+    fn shared_api_key_is_rejected() {
+        let text = format!(
+            "{MINIMAL}\n{}",
+            MINIMAL.replace("tenants.acme", "tenants.other")
+        );
+        let error = parse(&text).unwrap_err();
+        assert!(error.to_string().contains("repeats a key"), "{error}");
+    }
+
+    #[test]
+    fn bad_region_names_the_key() {
+        let error = parse(&format!("{MINIMAL}\n[linking]\ndefault_region = \"XX1\"")).unwrap_err();
+        assert!(
+            error.to_string().contains("linking.default_region"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let error = Config::load(Some(Path::new("/nonexistent/gateway.toml"))).unwrap_err();
+        assert!(
+            error.to_string().contains("/nonexistent/gateway.toml"),
+            "{error}"
+        );
+    }
+}

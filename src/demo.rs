@@ -1,0 +1,137 @@
+//! Demo mode: both simulators and the gateway in one process, with the seeded data set.
+
+use std::{collections::BTreeMap, net::SocketAddr};
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::{
+    config::{
+        CasebookConfig, Config, DatabaseConfig, GhlConfig, LinkingConfig, TenantConfig,
+        UpstreamConfig,
+    },
+    server::{self, RunningGateway, StartError},
+    sim::{
+        casebook::{self, CasebookSimOptions},
+        common::RunningSim,
+        ghl::{self, GhlSimOptions},
+        seed::{Dataset, GHL_LOCATION_ID},
+    },
+};
+
+/// The tenant id the demo configures.
+pub const DEMO_TENANT: &str = "demo";
+
+/// What `demo` starts.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub listen: SocketAddr,
+    pub api_key: String,
+    pub ghl_listen: SocketAddr,
+    pub casebook_listen: SocketAddr,
+    pub seed: u64,
+    pub people: usize,
+    pub database_url: String,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            api_key: "demo".to_string(),
+            ghl_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            casebook_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: crate::sim::seed::DEFAULT_SEED,
+            people: crate::sim::seed::DEFAULT_PEOPLE,
+            database_url: "sqlite::memory:".to_string(),
+        }
+    }
+}
+
+/// A running demo: the gateway and both simulators.
+pub struct RunningDemo {
+    pub gateway: RunningGateway,
+    pub casebook: RunningSim,
+    pub ghl: RunningSim,
+    pub dataset: Dataset,
+}
+
+/// A failed demo start.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("could not start the {system} simulator on {addr}: {source}")]
+    Simulator {
+        system: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Gateway(#[from] StartError),
+}
+
+/// A one-tenant configuration against simulators at these base URLs.
+pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url: &str) -> Config {
+    let tenant = TenantConfig {
+        api_keys: vec![SecretString::from(api_key.to_string())],
+        casebook: CasebookConfig {
+            base_url: Url::parse(casebook_url).expect("simulator URL is valid"),
+            token: SecretString::from(casebook::DEFAULT_TOKEN.to_string()),
+        },
+        ghl: GhlConfig {
+            base_url: Url::parse(ghl_url).expect("simulator URL is valid"),
+            location_id: GHL_LOCATION_ID.to_string(),
+            token: SecretString::from(ghl::DEFAULT_TOKEN.to_string()),
+        },
+    };
+    Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        graphiql: true,
+        database: DatabaseConfig {
+            url: database_url.to_string(),
+        },
+        upstream: UpstreamConfig::default(),
+        linking: LinkingConfig {
+            reconcile_interval_s: 0,
+            ..LinkingConfig::default()
+        },
+        tenants: BTreeMap::from([(DEMO_TENANT.to_string(), tenant)]),
+    }
+}
+
+/// Starts both simulators with the seeded data set, then the gateway in front of them.
+pub async fn start(options: &DemoOptions) -> Result<RunningDemo, DemoError> {
+    let dataset = Dataset::generate(options.seed, options.people);
+    let casebook = casebook::start(
+        options.casebook_listen,
+        &dataset,
+        CasebookSimOptions::default(),
+    )
+    .await
+    .map_err(|source| DemoError::Simulator {
+        system: "Casebook",
+        addr: options.casebook_listen,
+        source,
+    })?;
+    let ghl = ghl::start(options.ghl_listen, &dataset, GhlSimOptions::default())
+        .await
+        .map_err(|source| DemoError::Simulator {
+            system: "GHL",
+            addr: options.ghl_listen,
+            source,
+        })?;
+    let mut config = config_for(
+        &casebook.base_url,
+        &ghl.base_url,
+        &options.api_key,
+        &options.database_url,
+    );
+    config.listen = options.listen;
+    let gateway = server::Gateway::build_with_graphiql_key(&config, Some(&options.api_key)).await?;
+    let gateway = server::start(gateway, config.listen).await?;
+    Ok(RunningDemo {
+        gateway,
+        casebook,
+        ghl,
+        dataset,
+    })
+}

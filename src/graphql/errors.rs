@@ -1,0 +1,108 @@
+//! The one place where failures become GraphQL errors.
+//!
+//! Each error carries a stable `extensions.code`. Upstream errors also name the system and
+//! the upstream HTTP status. Upstream bodies, URLs and tokens stay in the server log and
+//! never reach the client.
+
+use async_graphql::{Context, Error, ErrorExtensions};
+use tracing::warn;
+
+use crate::{store::StoreError, upstream::UpstreamError};
+
+/// Client-facing error for an upstream failure.
+pub fn upstream(error: &UpstreamError) -> Error {
+    warn!(system = %error.system(), code = error.code(), error = %error, "upstream call failed");
+    let message = match error {
+        UpstreamError::Unauthorized { system, .. } => {
+            format!(
+                "{system} rejected the gateway's credentials; check the tenant's {} token",
+                system.as_str().to_lowercase()
+            )
+        }
+        UpstreamError::Forbidden { system, .. } => {
+            format!("{system} denied access to this record for the tenant's credentials")
+        }
+        UpstreamError::NotFound {
+            system,
+            resource,
+            id,
+        } => {
+            format!("{system} has no {resource} with id {id}")
+        }
+        UpstreamError::RateLimited {
+            system,
+            retry_after,
+        } => match retry_after {
+            Some(wait) => format!(
+                "{system} rate limit reached; retry after {} s",
+                wait.as_secs().max(1)
+            ),
+            None => format!("{system} rate limit reached; retry later"),
+        },
+        UpstreamError::Unavailable { system, .. } | UpstreamError::Connect { system, .. } => {
+            format!("{system} is unavailable; data from it is missing from this response")
+        }
+        UpstreamError::Timeout { system } => {
+            format!("{system} did not answer in time; data from it is missing from this response")
+        }
+        UpstreamError::BadResponse { system, .. } => {
+            format!("{system} sent a response the gateway could not read")
+        }
+        UpstreamError::Rejected { system, status, .. } => {
+            format!("{system} rejected the gateway's request (HTTP {status})")
+        }
+    };
+    Error::new(message).extend_with(|_, extensions| {
+        extensions.set("code", error.code());
+        extensions.set("system", error.system().as_str());
+        if let Some(status) = error.status() {
+            extensions.set("upstreamStatus", status);
+        }
+        if let UpstreamError::RateLimited {
+            retry_after: Some(wait),
+            ..
+        } = error
+        {
+            extensions.set("retryAfterSeconds", wait.as_secs().max(1));
+        }
+    })
+}
+
+/// Client-facing error for a failure of the gateway's own database.
+pub fn store(error: &StoreError) -> Error {
+    tracing::error!(error = %error, "database call failed");
+    Error::new("the gateway's database failed; try again").extend_with(|_, extensions| {
+        extensions.set("code", "INTERNAL_SERVER_ERROR");
+    })
+}
+
+/// Client-facing error for invalid input, naming the argument and the expected form.
+pub fn bad_input(argument: &str, message: impl Into<String>) -> Error {
+    let message = message.into();
+    Error::new(message).extend_with(|_, extensions| {
+        extensions.set("code", "BAD_USER_INPUT");
+        extensions.set("argument", argument);
+    })
+}
+
+/// Client-facing error for a record the gateway does not know.
+pub fn not_found(message: impl Into<String>) -> Error {
+    Error::new(message.into()).extend_with(|_, extensions| extensions.set("code", "NOT_FOUND"))
+}
+
+/// Reports `error` at the current field's path while the field still returns data.
+pub fn report(ctx: &Context<'_>, error: Error) {
+    let error = ctx.set_error_path(error.into_server_error(ctx.item.pos));
+    ctx.add_error(error);
+}
+
+/// Maps a database result to the client-facing error.
+pub trait StoreResultExt<T> {
+    fn or_internal(self) -> Result<T, Error>;
+}
+
+impl<T> StoreResultExt<T> for Result<T, StoreError> {
+    fn or_internal(self) -> Result<T, Error> {
+        self.map_err(|error| store(&error))
+    }
+}

@@ -1,0 +1,56 @@
+//! The GraphQL schema: thin resolvers over request-scoped loaders.
+
+pub mod contact;
+pub mod errors;
+pub mod ids;
+pub mod items;
+pub mod loaders;
+mod query;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptyMutation, EmptySubscription, Schema};
+
+pub use query::Query;
+
+use crate::{store::LinkStore, tenant::Tenant};
+
+/// The executable schema.
+pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// What every resolver of one request can reach.
+pub struct RequestContext {
+    pub tenant: Arc<Tenant>,
+    pub store: LinkStore,
+    pub loaders: loaders::Loaders,
+}
+
+impl RequestContext {
+    /// Builds the context of one request for `tenant`.
+    pub fn new(tenant: Arc<Tenant>, store: LinkStore) -> RequestContext {
+        let loaders = loaders::Loaders::new(&tenant);
+        RequestContext {
+            tenant,
+            store,
+            loaders,
+        }
+    }
+
+    /// The context of the running request.
+    pub fn get<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a RequestContext> {
+        ctx.data::<RequestContext>()
+    }
+}
+
+/// Builds the schema. Request data (`RequestContext`) is added per request.
+pub fn build_schema() -> GatewaySchema {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .limit_depth(16)
+        .limit_complexity(5_000)
+        .finish()
+}
+
+/// The schema in SDL, as `schema.graphql` holds it.
+pub fn sdl() -> String {
+    build_schema().sdl()
+}

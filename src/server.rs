@@ -1,0 +1,293 @@
+//! The HTTP server: `/graphql` behind API-key authentication, GraphiQL, `/healthz`, `/readyz`.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
+use tracing::{error, info};
+
+use crate::{
+    config::{Config, ConfigError},
+    graphql::{GatewaySchema, RequestContext, build_schema},
+    linking,
+    store::{LinkStore, StoreError},
+    tenant::Tenant,
+};
+
+/// Longest time one HTTP request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A gateway that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("could not open the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("could not listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Everything the request handlers share.
+pub struct Gateway {
+    schema: GatewaySchema,
+    store: LinkStore,
+    tenants: Vec<Arc<Tenant>>,
+    /// The GraphiQL page, when it is enabled.
+    graphiql: Option<String>,
+}
+
+impl Gateway {
+    /// Builds the clients, opens the database and runs the first linking scan when the
+    /// configuration asks for it.
+    pub async fn build(config: &Config) -> Result<Arc<Gateway>, StartError> {
+        Self::build_with_graphiql_key(config, None).await
+    }
+
+    /// Like `build`, with GraphiQL sending `Authorization: Bearer <key>` on every query.
+    pub async fn build_with_graphiql_key(
+        config: &Config,
+        graphiql_key: Option<&str>,
+    ) -> Result<Arc<Gateway>, StartError> {
+        config.validate()?;
+        let store = LinkStore::connect(&config.database.url).await?;
+        let mut tenants = Vec::with_capacity(config.tenants.len());
+        for (id, tenant) in &config.tenants {
+            tenants.push(Arc::new(Tenant::from_config(id, tenant, config)?));
+        }
+        let graphiql = config.graphiql.then(|| {
+            let authorization = graphiql_key.map(|key| format!("Bearer {key}"));
+            let mut page = GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("casebook-ghl-gateway");
+            if let Some(value) = authorization.as_deref() {
+                page = page.header("Authorization", value);
+            }
+            page.finish()
+        });
+        let gateway = Arc::new(Gateway {
+            schema: build_schema(),
+            store,
+            tenants,
+            graphiql,
+        });
+
+        if config.linking.reconcile_on_start {
+            for tenant in &gateway.tenants {
+                // A tenant whose upstream is down still starts; the next scan retries.
+                if let Err(error) = linking::reconcile(tenant, &gateway.store).await {
+                    error!(tenant = %tenant.id, error = %error, "first reconcile failed");
+                }
+            }
+        }
+        if config.linking.reconcile_interval_s > 0 {
+            gateway.spawn_reconcile_loop(Duration::from_secs(config.linking.reconcile_interval_s));
+        }
+        Ok(gateway)
+    }
+
+    fn spawn_reconcile_loop(self: &Arc<Self>, interval: Duration) {
+        let gateway = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let Some(gateway) = gateway.upgrade() else {
+                    return;
+                };
+                for tenant in &gateway.tenants {
+                    if let Err(error) = linking::reconcile(tenant, &gateway.store).await {
+                        error!(tenant = %tenant.id, error = %error, "reconcile failed");
+                    }
+                }
+            }
+        });
+    }
+
+    /// The gateway's database.
+    pub fn store(&self) -> &LinkStore {
+        &self.store
+    }
+
+    /// The HTTP routes.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/graphql", get(graphiql).post(graphql))
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(ready))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::GATEWAY_TIMEOUT,
+                REQUEST_TIMEOUT,
+            ))
+            .layer(TraceLayer::new_for_http())
+            .with_state(self.clone())
+    }
+
+    /// Finds the tenant whose API key the request carries.
+    ///
+    /// Every configured key is compared in constant time, so the time taken does not
+    /// tell which key or tenant came close.
+    fn authenticate(&self, headers: &HeaderMap) -> Option<Arc<Tenant>> {
+        let presented = headers
+            .get(header::AUTHORIZATION)?
+            .to_str()
+            .ok()?
+            .strip_prefix("Bearer ")?
+            .trim()
+            .as_bytes();
+        let mut matched: Option<Arc<Tenant>> = None;
+        for tenant in &self.tenants {
+            for key in &tenant.api_keys {
+                if bool::from(key.expose_secret().as_bytes().ct_eq(presented)) {
+                    matched = Some(tenant.clone());
+                }
+            }
+        }
+        matched
+    }
+}
+
+async fn graphql(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    let Some(tenant) = gateway.authenticate(&headers) else {
+        return unauthorized();
+    };
+    let context = RequestContext::new(tenant, gateway.store.clone());
+    let request = request.into_inner().data(context);
+    GraphQLResponse::from(gateway.schema.execute(request).await).into_response()
+}
+
+async fn graphiql(State(gateway): State<Arc<Gateway>>) -> Response {
+    match &gateway.graphiql {
+        Some(page) => Html(page.clone()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "GraphiQL is turned off: set graphiql = true in the configuration, or POST queries to /graphql",
+        )
+            .into_response(),
+    }
+}
+
+async fn ready(State(gateway): State<Arc<Gateway>>) -> Response {
+    match gateway.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(error) => {
+            error!(error = %error, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+fn unauthorized() -> Response {
+    let body = serde_json::json!({
+        "errors": [{
+            "message": "missing or invalid API key: send the header Authorization: Bearer <api key>",
+            "extensions": { "code": "UNAUTHENTICATED" }
+        }]
+    });
+    let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"casebook-ghl-gateway\""),
+    );
+    response
+}
+
+/// A gateway serving on a socket.
+pub struct RunningGateway {
+    pub addr: SocketAddr,
+    pub gateway: Arc<Gateway>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl RunningGateway {
+    /// The base URL, such as `http://127.0.0.1:4000`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections and waits for open requests to finish.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+
+    /// Waits until the server stops by itself (after Ctrl-C or SIGTERM when started by `serve`).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `addr` and serves the gateway until `RunningGateway::shutdown`, Ctrl-C or SIGTERM.
+pub async fn start(gateway: Arc<Gateway>, addr: SocketAddr) -> Result<RunningGateway, StartError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = gateway.router();
+    let task = tokio::spawn(async move {
+        let signal = async {
+            tokio::select! {
+                _ = stopped => {}
+                _ = shutdown_signal() => {}
+            }
+        };
+        if let Err(error) = axum::serve(listener, router)
+            .with_graceful_shutdown(signal)
+            .await
+        {
+            error!(error = %error, "server stopped with an error");
+        }
+        info!("server stopped");
+    });
+    info!(%addr, "gateway listening");
+    Ok(RunningGateway {
+        addr,
+        gateway,
+        shutdown,
+        task,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,508 @@
+//! The gateway's own state in SQLite through sqlx: contact links and matching keys.
+//!
+//! Migrations under `migrations/` are embedded in the binary and run at start.
+
+use std::{collections::HashMap, str::FromStr, time::Duration};
+
+use chrono::Utc;
+use sqlx::{
+    QueryBuilder, Row, Sqlite, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
+};
+use uuid::Uuid;
+
+use crate::{identity::MatchKey, upstream::System};
+
+/// Largest number of bound values in one statement; SQLite's default limit is 32766.
+const MAX_BIND: usize = 500;
+
+/// How the two sides of a contact were joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum LinkMethod {
+    /// The contact exists on one side only.
+    Single,
+    /// Joined automatically by a normalised e-mail address.
+    Email,
+    /// Joined automatically by an E.164 phone number.
+    Phone,
+    /// Joined by a person.
+    Manual,
+}
+
+impl LinkMethod {
+    fn as_str(self) -> &'static str {
+        match self {
+            LinkMethod::Single => "single",
+            LinkMethod::Email => "email",
+            LinkMethod::Phone => "phone",
+            LinkMethod::Manual => "manual",
+        }
+    }
+
+    fn from_db(value: &str) -> LinkMethod {
+        match value {
+            "email" => LinkMethod::Email,
+            "phone" => LinkMethod::Phone,
+            "manual" => LinkMethod::Manual,
+            _ => LinkMethod::Single,
+        }
+    }
+}
+
+/// A unified contact: the gateway's id and the native id on each side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactLink {
+    pub id: String,
+    pub casebook_id: Option<String>,
+    pub ghl_id: Option<String>,
+    pub method: LinkMethod,
+}
+
+/// A failure of the gateway's database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Contact links and matching keys.
+#[derive(Clone)]
+pub struct LinkStore {
+    pool: SqlitePool,
+}
+
+impl LinkStore {
+    /// Opens the database at `url` (creating the file if needed) and runs the migrations.
+    pub async fn connect(url: &str) -> Result<LinkStore, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5));
+        // Every connection to an in-memory database opens a new, empty one.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 8 })
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(LinkStore { pool })
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The active contact with this id, following merges.
+    pub async fn get(&self, tenant: &str, id: &str) -> Result<Option<ContactLink>, StoreError> {
+        let mut current = id.to_string();
+        // Merges form short chains; the bound stops a cycle written by hand.
+        for _ in 0..8 {
+            let row = sqlx::query(
+                "SELECT id, casebook_id, ghl_id, link_method, merged_into FROM contact_links
+                 WHERE tenant = ? AND id = ?",
+            )
+            .bind(tenant)
+            .bind(&current)
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            match row.get::<Option<String>, _>("merged_into") {
+                Some(next) => current = next,
+                None => return Ok(Some(link_from_row(&row))),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Active contacts by native id on `system`, keyed by that native id.
+    pub async fn by_native_ids(
+        &self,
+        tenant: &str,
+        system: System,
+        ids: &[String],
+    ) -> Result<HashMap<String, ContactLink>, StoreError> {
+        let column = native_column(system);
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_BIND) {
+            let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "SELECT id, casebook_id, ghl_id, link_method FROM contact_links WHERE merged_into IS NULL AND tenant = ",
+            );
+            query.push_bind(tenant);
+            query.push(format!(" AND {column} IN ("));
+            let mut separated = query.separated(", ");
+            for id in chunk {
+                separated.push_bind(id);
+            }
+            separated.push_unseparated(")");
+            for row in query.build().fetch_all(&self.pool).await? {
+                let link = link_from_row(&row);
+                let native = match system {
+                    System::Casebook => link.casebook_id.clone(),
+                    System::Ghl => link.ghl_id.clone(),
+                };
+                if let Some(native) = native {
+                    found.insert(native, link);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Active contacts for native ids on `system`, creating a one-sided contact for each
+    /// id that has none yet.
+    pub async fn ensure_native_ids(
+        &self,
+        tenant: &str,
+        system: System,
+        ids: &[String],
+    ) -> Result<HashMap<String, ContactLink>, StoreError> {
+        let mut found = self.by_native_ids(tenant, system, ids).await?;
+        let missing: Vec<&String> = ids.iter().filter(|id| !found.contains_key(*id)).collect();
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let column = native_column(system);
+        let now = Utc::now().to_rfc3339();
+        let mut transaction = self.pool.begin().await?;
+        for id in &missing {
+            // A concurrent request may have created the row; the unique index keeps one.
+            sqlx::query(&format!(
+                "INSERT INTO contact_links (id, tenant, {column}, link_method, created_at, updated_at)
+                 VALUES (?, ?, ?, 'single', ?, ?) ON CONFLICT DO NOTHING"
+            ))
+            .bind(Uuid::new_v4().to_string())
+            .bind(tenant)
+            .bind(id)
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        let missing: Vec<String> = missing.into_iter().cloned().collect();
+        found.extend(self.by_native_ids(tenant, system, &missing).await?);
+        Ok(found)
+    }
+
+    /// Joins a Casebook person and a GHL contact into one contact.
+    ///
+    /// When each side already has a one-sided contact, the GHL one is merged into the
+    /// Casebook one and keeps resolving to it. Fails with `Conflict` when either side is
+    /// already joined to a different record.
+    pub async fn link_pair(
+        &self,
+        tenant: &str,
+        casebook_id: &str,
+        ghl_id: &str,
+        method: LinkMethod,
+    ) -> Result<ContactLink, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let select = "SELECT id, casebook_id, ghl_id, link_method FROM contact_links
+                      WHERE tenant = ? AND merged_into IS NULL AND ";
+        let casebook_row = sqlx::query(&format!("{select} casebook_id = ?"))
+            .bind(tenant)
+            .bind(casebook_id)
+            .fetch_optional(&mut *transaction)
+            .await?
+            .map(|row| link_from_row(&row));
+        let ghl_row = sqlx::query(&format!("{select} ghl_id = ?"))
+            .bind(tenant)
+            .bind(ghl_id)
+            .fetch_optional(&mut *transaction)
+            .await?
+            .map(|row| link_from_row(&row));
+        let now = Utc::now().to_rfc3339();
+
+        let id = match (casebook_row, ghl_row) {
+            (Some(a), Some(b)) if a.id == b.id => {
+                transaction.commit().await?;
+                return Ok(a);
+            }
+            (Some(a), _) if a.ghl_id.is_some() => {
+                return Err(StoreError::Conflict(format!(
+                    "Casebook person {casebook_id} is already linked to GHL contact {}",
+                    a.ghl_id.unwrap_or_default()
+                )));
+            }
+            (_, Some(b)) if b.casebook_id.is_some() => {
+                return Err(StoreError::Conflict(format!(
+                    "GHL contact {ghl_id} is already linked to Casebook person {}",
+                    b.casebook_id.unwrap_or_default()
+                )));
+            }
+            (Some(a), ghl_row) => {
+                if let Some(b) = ghl_row {
+                    sqlx::query(
+                        "UPDATE contact_links SET merged_into = ?, updated_at = ? WHERE id = ?",
+                    )
+                    .bind(&a.id)
+                    .bind(&now)
+                    .bind(&b.id)
+                    .execute(&mut *transaction)
+                    .await?;
+                }
+                sqlx::query(
+                    "UPDATE contact_links SET ghl_id = ?, link_method = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(ghl_id)
+                .bind(method.as_str())
+                .bind(&now)
+                .bind(&a.id)
+                .execute(&mut *transaction)
+                .await?;
+                a.id
+            }
+            (None, Some(b)) => {
+                sqlx::query(
+                    "UPDATE contact_links SET casebook_id = ?, link_method = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(casebook_id)
+                .bind(method.as_str())
+                .bind(&now)
+                .bind(&b.id)
+                .execute(&mut *transaction)
+                .await?;
+                b.id
+            }
+            (None, None) => {
+                let id = Uuid::new_v4().to_string();
+                sqlx::query(
+                    "INSERT INTO contact_links (id, tenant, casebook_id, ghl_id, link_method, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&id)
+                .bind(tenant)
+                .bind(casebook_id)
+                .bind(ghl_id)
+                .bind(method.as_str())
+                .bind(&now)
+                .bind(&now)
+                .execute(&mut *transaction)
+                .await?;
+                id
+            }
+        };
+        transaction.commit().await?;
+        Ok(ContactLink {
+            id,
+            casebook_id: Some(casebook_id.to_string()),
+            ghl_id: Some(ghl_id.to_string()),
+            method,
+        })
+    }
+
+    /// Number of active contacts that have both a Casebook and a GHL record.
+    pub async fn count_joined(&self, tenant: &str) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM contact_links WHERE tenant = ? AND merged_into IS NULL
+             AND casebook_id IS NOT NULL AND ghl_id IS NOT NULL",
+        )
+        .bind(tenant)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(count.max(0) as u64)
+    }
+
+    /// Replaces the stored matching keys of these records.
+    pub async fn replace_keys(
+        &self,
+        tenant: &str,
+        system: System,
+        records: &[(String, Vec<MatchKey>)],
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        for (record_id, keys) in records {
+            sqlx::query(
+                "DELETE FROM identity_keys WHERE tenant = ? AND system = ? AND record_id = ?",
+            )
+            .bind(tenant)
+            .bind(system.as_str())
+            .bind(record_id)
+            .execute(&mut *transaction)
+            .await?;
+            for key in keys {
+                sqlx::query(
+                    "INSERT INTO identity_keys (tenant, system, record_id, kind, value)
+                     VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant)
+                .bind(system.as_str())
+                .bind(record_id)
+                .bind(key.kind.as_str())
+                .bind(&key.value)
+                .execute(&mut *transaction)
+                .await?;
+            }
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Records on `system` that carry any of these keys, with the key that matched.
+    pub async fn records_with_keys(
+        &self,
+        tenant: &str,
+        system: System,
+        keys: &[MatchKey],
+    ) -> Result<Vec<(String, MatchKey)>, StoreError> {
+        let mut found = Vec::new();
+        for key in keys {
+            let rows = sqlx::query(
+                "SELECT record_id FROM identity_keys WHERE tenant = ? AND system = ? AND kind = ? AND value = ?",
+            )
+            .bind(tenant)
+            .bind(system.as_str())
+            .bind(key.kind.as_str())
+            .bind(&key.value)
+            .fetch_all(&self.pool)
+            .await?;
+            found.extend(
+                rows.iter()
+                    .map(|row| (row.get::<String, _>("record_id"), key.clone())),
+            );
+        }
+        Ok(found)
+    }
+}
+
+fn native_column(system: System) -> &'static str {
+    match system {
+        System::Casebook => "casebook_id",
+        System::Ghl => "ghl_id",
+    }
+}
+
+fn link_from_row(row: &sqlx::sqlite::SqliteRow) -> ContactLink {
+    ContactLink {
+        id: row.get("id"),
+        casebook_id: row.get("casebook_id"),
+        ghl_id: row.get("ghl_id"),
+        method: LinkMethod::from_db(row.get::<&str, _>("link_method")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::KeyKind;
+
+    async fn store() -> LinkStore {
+        LinkStore::connect("sqlite::memory:").await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_sided_contacts_are_created_once() {
+        let store = store().await;
+        let ids = vec!["p1".to_string(), "p2".to_string()];
+        let first = store
+            .ensure_native_ids("t", System::Casebook, &ids)
+            .await
+            .unwrap();
+        let second = store
+            .ensure_native_ids("t", System::Casebook, &ids)
+            .await
+            .unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first["p1"].method, LinkMethod::Single);
+    }
+
+    #[tokio::test]
+    async fn linking_merges_two_one_sided_contacts() {
+        let store = store().await;
+        let casebook = store
+            .ensure_native_ids("t", System::Casebook, &["p1".to_string()])
+            .await
+            .unwrap()["p1"]
+            .clone();
+        let ghl = store
+            .ensure_native_ids("t", System::Ghl, &["g1".to_string()])
+            .await
+            .unwrap()["g1"]
+            .clone();
+
+        let joined = store
+            .link_pair("t", "p1", "g1", LinkMethod::Email)
+            .await
+            .unwrap();
+
+        assert_eq!(joined.id, casebook.id);
+        let via_old_id = store.get("t", &ghl.id).await.unwrap().unwrap();
+        assert_eq!(via_old_id.id, casebook.id);
+        assert_eq!(via_old_id.ghl_id.as_deref(), Some("g1"));
+        assert_eq!(store.count_joined("t").await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn linking_a_joined_record_elsewhere_is_a_conflict() {
+        let store = store().await;
+        store
+            .link_pair("t", "p1", "g1", LinkMethod::Email)
+            .await
+            .unwrap();
+        let error = store
+            .link_pair("t", "p1", "g2", LinkMethod::Phone)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Conflict(_)), "{error}");
+    }
+
+    #[tokio::test]
+    async fn tenants_do_not_share_links() {
+        let store = store().await;
+        store
+            .link_pair("a", "p1", "g1", LinkMethod::Email)
+            .await
+            .unwrap();
+        let other = store
+            .by_native_ids("b", System::Casebook, &["p1".to_string()])
+            .await
+            .unwrap();
+        assert!(other.is_empty());
+    }
+
+    #[tokio::test]
+    async fn keys_are_replaced_per_record() {
+        let store = store().await;
+        let key = |value: &str| MatchKey {
+            kind: KeyKind::Email,
+            value: value.to_string(),
+        };
+        store
+            .replace_keys(
+                "t",
+                System::Ghl,
+                &[("g1".to_string(), vec![key("a@x.org")])],
+            )
+            .await
+            .unwrap();
+        store
+            .replace_keys(
+                "t",
+                System::Ghl,
+                &[("g1".to_string(), vec![key("b@x.org")])],
+            )
+            .await
+            .unwrap();
+        assert!(
+            store
+                .records_with_keys("t", System::Ghl, &[key("a@x.org")])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store
+                .records_with_keys("t", System::Ghl, &[key("b@x.org")])
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}

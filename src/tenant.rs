@@ -1,0 +1,63 @@
+//! A tenant at run time: its upstream clients and matching settings.
+
+use secrecy::SecretString;
+
+use crate::{
+    config::{Config, ConfigError, TenantConfig},
+    identity::PhoneRegion,
+    upstream::{UpstreamError, casebook::CasebookClient, ghl::GhlClient},
+};
+
+/// One GHL location plus one Casebook organisation, reached with the tenant's own clients.
+pub struct Tenant {
+    pub id: String,
+    pub casebook: CasebookClient,
+    pub ghl: GhlClient,
+    pub region: PhoneRegion,
+    pub(crate) api_keys: Vec<SecretString>,
+}
+
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tenant {
+    /// Builds the clients of one configured tenant.
+    pub fn from_config(
+        id: &str,
+        tenant: &TenantConfig,
+        config: &Config,
+    ) -> Result<Tenant, ConfigError> {
+        let settings = config.upstream.http_settings();
+        let client_error = |system: &str, error: UpstreamError| {
+            ConfigError::Invalid(format!(
+                "tenants.{id}.{system}: could not build the HTTP client: {error}"
+            ))
+        };
+        let casebook = CasebookClient::new(
+            tenant.casebook.base_url.clone(),
+            tenant.casebook.token.clone(),
+            &settings,
+        )
+        .map_err(|e| client_error("casebook", e))?
+        .with_max_url_length(config.upstream.casebook_max_url_length);
+        let ghl = GhlClient::new(
+            tenant.ghl.base_url.clone(),
+            tenant.ghl.location_id.clone(),
+            tenant.ghl.token.clone(),
+            &settings,
+        )
+        .map_err(|e| client_error("ghl", e))?;
+        Ok(Tenant {
+            id: id.to_string(),
+            casebook,
+            ghl,
+            region: config.linking.region()?,
+            api_keys: tenant.api_keys.clone(),
+        })
+    }
+}
