@@ -314,6 +314,32 @@ mod tests {
     }
 
     #[test]
+    fn example_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let config = parse(&text).unwrap();
+        assert_eq!(config.tenants.len(), 1);
+        assert_eq!(config.linking.reconcile_interval_s, 900);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("gateway.toml", MINIMAL)?;
+            jail.set_env("CBG_LISTEN", "127.0.0.1:4100");
+            jail.set_env("CBG_TENANTS__ACME__GHL__TOKEN", "from-env");
+            jail.set_env("CBG_TENANTS__ACME__API_KEYS", "[\"env-key\"]");
+            let config =
+                Config::load(Some(Path::new("gateway.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.listen.port(), 4100);
+            let tenant = &config.tenants["acme"];
+            assert_eq!(tenant.ghl.token.expose_secret(), "from-env");
+            assert_eq!(tenant.api_keys[0].expose_secret(), "env-key");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn missing_file_names_the_path() {
         let error = Config::load(Some(Path::new("/nonexistent/gateway.toml"))).unwrap_err();
         assert!(
