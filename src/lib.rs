@@ -3,11 +3,13 @@
 //! The binary in `main.rs` only parses the command line; everything else lives here so that
 //! integration tests can start the gateway and both simulators in-process.
 
+pub mod cache;
 pub mod config;
 pub mod demo;
 pub mod graphql;
 pub mod identity;
 pub mod linking;
+pub mod metrics;
 pub mod server;
 pub mod sim;
 pub mod store;
