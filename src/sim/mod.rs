@@ -1,3 +1,4 @@
 //! In-process HTTP simulators of Casebook and GHL, seeded with a deterministic data set.
 
+pub mod common;
 pub mod seed;
