@@ -32,7 +32,7 @@ impl Origin {
         }
     }
 
-    /// The absolute URL of a path on this origin.
+    /// Prefixes a root-relative path with this origin.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.0)
     }
@@ -78,15 +78,19 @@ pub fn resource_object(
     origin: &Origin,
 ) -> Json {
     let selected = fields.get(schema.type_name());
-    let wanted = |name: &str| selected.is_none_or(|names| names.iter().any(|n| n == name));
+    let is_selected = |name: &str| selected.is_none_or(|names| names.iter().any(|n| n == name));
 
     let mut attributes = Map::new();
-    for (name, _) in schema.attributes.iter().filter(|(name, _)| wanted(name)) {
+    for (name, _) in schema
+        .attributes
+        .iter()
+        .filter(|(name, _)| is_selected(name))
+    {
         attributes.insert((*name).to_string(), record.attribute(name).to_json());
     }
 
     let mut relationships = Map::new();
-    for relationship in schema.relationships.iter().filter(|r| wanted(r.name)) {
+    for relationship in schema.relationships.iter().filter(|r| is_selected(r.name)) {
         relationships.insert(
             relationship.name.to_string(),
             json!({ "data": linkage(relationship, record) }),
@@ -105,8 +109,8 @@ pub fn resource_object(
     Json::Object(object)
 }
 
-/// The resource linkage of one relationship: an array for to-many, an object or null
-/// for to-one.
+/// Builds the resource linkage of one relationship: an array for to-many, an object or
+/// null for to-one.
 fn linkage(relationship: &RelationshipSchema, record: &Record) -> Json {
     let identifiers = record
         .related_ids(relationship.name)
@@ -153,13 +157,13 @@ pub fn pagination_links(
     page: Page,
     total: u64,
 ) -> Json {
-    let kept: Vec<(String, String)> = url::form_urlencoded::parse(raw_query.as_bytes())
+    let other_parameters: Vec<(String, String)> = url::form_urlencoded::parse(raw_query.as_bytes())
         .filter(|(name, _)| !name.starts_with("page["))
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .collect();
     let link = |offset: u64| -> Json {
         let mut serializer = url::form_urlencoded::Serializer::new(String::new());
-        for (name, value) in &kept {
+        for (name, value) in &other_parameters {
             serializer.append_pair(name, value);
         }
         match page.style {
@@ -168,7 +172,8 @@ pub fn pagination_links(
                 serializer.append_pair("page[limit]", &page.limit.to_string());
             }
             PageStyle::Number => {
-                serializer.append_pair("page[number]", &(offset / page.limit + 1).to_string());
+                let number = (offset / page.limit).saturating_add(1);
+                serializer.append_pair("page[number]", &number.to_string());
                 serializer.append_pair("page[size]", &page.limit.to_string());
             }
         }

@@ -20,7 +20,7 @@ use serde_json::{Map, Value as Json};
 use super::schema::{self, AttrKind, RelationshipSchema, ResourceSchema, Value};
 use crate::upstream::casebook::names::filter_op;
 
-/// Page size used when the request names none; Casebook documents 10.
+/// Page size used when the request names none, as Casebook documents.
 pub const DEFAULT_PAGE_SIZE: u64 = 10;
 
 const ACCEPTED_COLLECTION_PARAMETERS: &str = "filter, filter[<path>], filter[<path>][<operator>], \
@@ -55,7 +55,7 @@ impl Op {
         Some(op)
     }
 
-    /// The operator as crnk spells it.
+    /// Returns the operator as crnk spells it.
     pub fn name(self) -> &'static str {
         match self {
             Op::Eq => filter_op::EQ,
@@ -142,7 +142,8 @@ pub enum Target {
 pub struct ParseOptions {
     /// Largest accepted page size.
     pub max_page_size: u32,
-    /// Reject unknown parameters and unknown names with 400; otherwise ignore them.
+    /// Reject unknown parameters and unknown names with 400 when true, and ignore them
+    /// when false.
     pub strict: bool,
 }
 
@@ -163,7 +164,7 @@ pub struct Query {
 pub struct QueryError {
     /// The parameter name as the request wrote it, such as `filter[email][LIKE]`.
     pub parameter: String,
-    /// What is wrong and what is accepted.
+    /// Explanation of the problem and of the accepted values.
     pub detail: String,
 }
 
@@ -693,7 +694,8 @@ fn single_or_and(mut parts: Vec<Filter>) -> Filter {
     }
 }
 
-/// Splits `prefix[a][b]` into `["a", "b"]`; `None` when the name is not of that form.
+/// Splits `prefix[a][b]` into `["a", "b"]`, or returns `None` when the name is not of
+/// that form.
 fn bracket_segments<'a>(name: &'a str, prefix: &str) -> Option<Vec<&'a str>> {
     let mut rest = name.strip_prefix(prefix)?;
     if rest.is_empty() {
@@ -752,7 +754,7 @@ fn unknown_path_detail(schema: &ResourceSchema, text: &str) -> String {
     detail
 }
 
-/// The kind of the field a path ends at.
+/// Returns the kind of the field a path ends at.
 fn path_kind(schema: &ResourceSchema, path: &Path) -> AttrKind {
     let field_schema = path
         .relationship

@@ -59,7 +59,7 @@ impl Value {
         value.map_or(Value::Null, Value::DateTime)
     }
 
-    /// The value as it appears in a JSON:API document, or `None` for null.
+    /// Returns the value as written in a JSON:API document, or `None` for null.
     pub fn render(&self) -> Option<String> {
         match self {
             Value::Null => None,
@@ -69,7 +69,7 @@ impl Value {
         }
     }
 
-    /// The value as a JSON document member.
+    /// Converts the value to a JSON document member.
     pub fn to_json(&self) -> Json {
         self.render().map_or(Json::Null, Json::String)
     }
@@ -96,12 +96,12 @@ pub struct ResourceSchema {
 }
 
 impl ResourceSchema {
-    /// The JSON:API `type` of the resources.
+    /// Returns the JSON:API `type` of the resources.
     pub fn type_name(&self) -> &'static str {
         self.collection.type_name
     }
 
-    /// The kind of the named attribute, or `None` when the type has no such attribute.
+    /// Looks up the named attribute and its kind, or returns `None` when the type has no such attribute.
     pub fn attribute(&self, name: &str) -> Option<(&'static str, AttrKind)> {
         self.attributes
             .iter()
@@ -109,19 +109,19 @@ impl ResourceSchema {
             .copied()
     }
 
-    /// The named relationship, or `None` when the type has no such relationship.
+    /// Looks up the named relationship, or returns `None` when the type has no such relationship.
     pub fn relationship(&self, name: &str) -> Option<&'static RelationshipSchema> {
         let relationships: &'static [RelationshipSchema] = self.relationships;
         relationships.iter().find(|r| r.name == name)
     }
 
-    /// The attribute names, comma-separated, for error messages.
+    /// Lists the attribute names, comma-separated, for error messages.
     pub fn attribute_list(&self) -> String {
         let names: Vec<&str> = self.attributes.iter().map(|(name, _)| *name).collect();
         names.join(", ")
     }
 
-    /// The relationship names, comma-separated, or `none` when the type has none.
+    /// Lists the relationship names, comma-separated, or `none` when the type has none.
     pub fn relationship_list(&self) -> String {
         if self.relationships.is_empty() {
             return "none".to_string();
@@ -187,7 +187,7 @@ pub static TASKS: ResourceSchema = ResourceSchema {
 /// Every served resource type.
 pub static SCHEMAS: [&ResourceSchema; 3] = [&PEOPLE, &NOTES, &TASKS];
 
-/// The schema of the resources with this JSON:API `type`.
+/// Looks up the schema of the resources with this JSON:API `type`.
 pub fn by_type(type_name: &str) -> Option<&'static ResourceSchema> {
     SCHEMAS
         .iter()
@@ -195,7 +195,7 @@ pub fn by_type(type_name: &str) -> Option<&'static ResourceSchema> {
         .find(|schema| schema.type_name() == type_name)
 }
 
-/// The served type names, comma-separated, for error messages.
+/// Lists the served type names, comma-separated, for error messages.
 pub fn type_list() -> String {
     let names: Vec<&str> = SCHEMAS.iter().map(|schema| schema.type_name()).collect();
     names.join(", ")

@@ -20,12 +20,12 @@ pub struct Record {
 }
 
 impl Record {
-    /// The value of an attribute, or null when the record has none.
+    /// Returns the value of an attribute, or null when the record has none.
     pub fn attribute(&self, name: &str) -> Value {
         self.attributes.get(name).cloned().unwrap_or(Value::Null)
     }
 
-    /// The ids linked through a relationship, empty when the record has none.
+    /// Returns the ids linked through a relationship, empty when the record has none.
     pub fn related_ids(&self, relationship: &str) -> &[String] {
         self.relationships
             .get(relationship)
@@ -74,17 +74,17 @@ impl Store {
             .insert(record.id.clone(), record);
     }
 
-    /// The record of this type with this id.
+    /// Looks up the record of this type with this id.
     pub fn get(&self, schema: &ResourceSchema, id: &str) -> Option<&Record> {
         self.tables.get(schema.type_name())?.get(id)
     }
 
-    /// The number of records of this type.
+    /// Counts the records of this type.
     pub fn len(&self, schema: &ResourceSchema) -> usize {
         self.tables.get(schema.type_name()).map_or(0, BTreeMap::len)
     }
 
-    /// Whether the store has no records of this type.
+    /// Reports whether the store has no records of this type.
     pub fn is_empty(&self, schema: &ResourceSchema) -> bool {
         self.len(schema) == 0
     }
@@ -109,7 +109,7 @@ impl Store {
         selected
     }
 
-    /// Whether a record satisfies a filter expression.
+    /// Reports whether a record satisfies a filter expression.
     pub fn matches(&self, record: &Record, filter: &Filter) -> bool {
         match filter {
             Filter::All => true,
@@ -123,7 +123,7 @@ impl Store {
         }
     }
 
-    /// The values a filter path reaches from a record. A relationship path yields one
+    /// Collects the values a filter path reaches from a record. A relationship path yields one
     /// value per related record, or a single null when there is no related record, so
     /// `filter[person.id]=null` selects unlinked records.
     fn path_values(&self, record: &Record, path: &Path) -> Vec<Value> {
@@ -243,8 +243,8 @@ fn person_record(person: &CasebookPersonSeed) -> Record {
     }
 }
 
-/// Parses a seeded `YYYY-MM-DD` date. The seed writes only valid dates; anything else
-/// is kept as text so that it still reaches the client unchanged.
+/// Parses a seeded `YYYY-MM-DD` date. The seed writes only valid dates, but anything
+/// else is kept as text so that it still reaches the client unchanged.
 fn date_value(date: &str) -> Value {
     schema::AttrKind::Date
         .parse(date)
@@ -438,7 +438,8 @@ mod tests {
         let all = select_ids(&store, &schema::PEOPLE, "").len();
         let without = select_ids(&store, &schema::PEOPLE, "filter[phone]=null").len();
         let with = select_ids(&store, &schema::PEOPLE, "filter[phone][NEQ]=null").len();
-        assert!(without > 0 && with > 0);
+        assert!(without > 0);
+        assert!(with > 0);
         assert_eq!(without + with, all);
     }
 

@@ -23,7 +23,7 @@ fn rejected(schema: &'static ResourceSchema, raw: &str) -> QueryError {
     }
 }
 
-/// The single comparison a query parsed to.
+/// Extracts the single comparison a query parsed to.
 fn comparison(query: &Query) -> (Path, Op, Vec<Operand>) {
     match &query.filter {
         Filter::Compare { path, op, operands } => (*path, *op, operands.clone()),
@@ -63,7 +63,7 @@ fn bracket_filter_defaults_to_eq() {
 }
 
 #[test]
-fn comma_value_means_any_of_and_null_is_null() {
+fn comma_list_with_null_literal() {
     let query = collection(&PEOPLE, "filter[email]=a@example.org,null").unwrap();
     let (_, _, operands) = comparison(&query);
     assert_eq!(operands, vec![text("a@example.org"), Operand::Null]);
