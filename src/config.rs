@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::{identity::PhoneRegion, upstream::HttpSettings};
+use crate::{cache::CacheConfig, graphql::loaders::LoaderConfig, identity::PhoneRegion, upstream::HttpSettings};
 
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "CBG_";
@@ -36,6 +36,10 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     #[serde(default)]
     pub linking: LinkingConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+    #[serde(default)]
+    pub loaders: LoaderConfig,
     /// Tenants by id: each is one GHL location plus one Casebook organisation.
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
@@ -196,6 +200,10 @@ impl Config {
             );
         }
         self.linking.region()?;
+        self.cache.validate().map_err(ConfigError::Invalid)?;
+        if self.loaders.ghl_concurrency == 0 {
+            return invalid("loaders.ghl_concurrency is 0: use at least 1".to_string());
+        }
         if self.upstream.request_timeout_ms == 0 || self.upstream.connect_timeout_ms == 0 {
             return invalid("upstream timeouts must be greater than 0 ms".to_string());
         }

@@ -6,6 +6,8 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::{
+    cache::CacheConfig,
+    graphql::loaders::LoaderConfig,
     config::{
         CasebookConfig, Config, DatabaseConfig, GhlConfig, LinkingConfig, TenantConfig,
         UpstreamConfig,
@@ -94,6 +96,8 @@ pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url
             reconcile_interval_s: 0,
             ..LinkingConfig::default()
         },
+        cache: CacheConfig::default(),
+        loaders: LoaderConfig::default(),
         tenants: BTreeMap::from([(DEMO_TENANT.to_string(), tenant)]),
     }
 }

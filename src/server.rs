@@ -18,8 +18,10 @@ use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 use tracing::{error, info};
 
 use crate::{
+    cache::RecordCache,
     config::{Config, ConfigError},
-    graphql::{GatewaySchema, RequestContext, build_schema},
+    graphql::{GatewaySchema, RequestContext, build_schema, loaders::LoaderConfig},
+    metrics::Metrics,
     linking,
     store::{LinkStore, StoreError},
     tenant::Tenant,
@@ -46,6 +48,9 @@ pub enum StartError {
 pub struct Gateway {
     schema: GatewaySchema,
     store: LinkStore,
+    cache: RecordCache,
+    metrics: Metrics,
+    loader_config: LoaderConfig,
     tenants: Vec<Arc<Tenant>>,
     /// The GraphiQL page, when it is enabled.
     graphiql: Option<String>,
@@ -79,9 +84,13 @@ impl Gateway {
             }
             page.finish()
         });
+        let metrics = Metrics::new();
         let gateway = Arc::new(Gateway {
             schema: build_schema(),
             store,
+            cache: RecordCache::new(&config.cache, metrics.clone()),
+            metrics,
+            loader_config: config.loaders.clone(),
             tenants,
             graphiql,
         });
@@ -124,12 +133,23 @@ impl Gateway {
         &self.store
     }
 
+    /// The record cache shared by all requests.
+    pub fn cache(&self) -> &RecordCache {
+        &self.cache
+    }
+
+    /// The process counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// The HTTP routes.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/graphql", get(graphiql).post(graphql))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
+            .route("/metrics", get(metrics))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::GATEWAY_TIMEOUT,
                 REQUEST_TIMEOUT,
@@ -170,7 +190,19 @@ async fn graphql(
     let Some(tenant) = gateway.authenticate(&headers) else {
         return unauthorized();
     };
-    let context = RequestContext::new(tenant, gateway.store.clone());
+    let refresh = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|directive| directive.trim().eq_ignore_ascii_case("no-cache"));
+    let context = RequestContext::new(
+        tenant,
+        gateway.store.clone(),
+        gateway.cache.clone(),
+        refresh,
+        &gateway.loader_config,
+    );
     let request = request.into_inner().data(context);
     GraphQLResponse::from(gateway.schema.execute(request).await).into_response()
 }
@@ -194,6 +226,14 @@ async fn ready(State(gateway): State<Arc<Gateway>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
+}
+
+async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        gateway.metrics.render(),
+    )
+        .into_response()
 }
 
 fn unauthorized() -> Response {
