@@ -1,4 +1,5 @@
 //! In-process HTTP simulators of Casebook and GHL, seeded with a deterministic data set.
 
 pub mod common;
+pub mod ghl;
 pub mod seed;
