@@ -288,11 +288,8 @@ impl Query {
                         page_limit,
                         search_after,
                         query: query.clone(),
-                        sort: vec![SearchSort {
-                            field: "dateAdded".to_string(),
-                            direction: "asc".to_string(),
-                        }],
-                        ..SearchContactsRequest::default()
+                        sort: vec![SearchSort::asc("dateAdded")],
+                        ..SearchContactsRequest::new(page_limit)
                     };
                     let response = request
                         .tenant
@@ -476,10 +473,7 @@ async fn contact_total(
             request
                 .tenant
                 .ghl
-                .search_contacts(&SearchContactsRequest {
-                    page_limit: 1,
-                    ..SearchContactsRequest::default()
-                })
+                .search_contacts(&SearchContactsRequest::new(1))
                 .await
                 .map_err(|e| errors::upstream(&e))?
                 .total

@@ -7,6 +7,8 @@
 pub mod casebook;
 pub mod ghl;
 mod http;
+#[cfg(test)]
+mod test_support;
 
 use std::{fmt, time::Duration};
 
