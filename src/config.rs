@@ -15,7 +15,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::{cache::CacheConfig, graphql::loaders::LoaderConfig, identity::PhoneRegion, upstream::HttpSettings};
+use crate::{
+    cache::CacheConfig,
+    graphql::loaders::LoaderConfig,
+    identity::PhoneRegion,
+    upstream::{HttpSettings, limits::GhlLimitsConfig},
+};
 
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "CBG_";
@@ -71,6 +76,8 @@ pub struct UpstreamConfig {
     pub request_timeout_ms: u64,
     /// Longest URL of a Casebook id-batch request, in characters. Default 2000.
     pub casebook_max_url_length: usize,
+    /// Rate and concurrency limits of each GHL location.
+    pub ghl_limits: GhlLimitsConfig,
 }
 
 impl Default for UpstreamConfig {
@@ -79,6 +86,7 @@ impl Default for UpstreamConfig {
             connect_timeout_ms: 2_000,
             request_timeout_ms: 10_000,
             casebook_max_url_length: 2_000,
+            ghl_limits: GhlLimitsConfig::default(),
         }
     }
 }
@@ -201,6 +209,10 @@ impl Config {
         }
         self.linking.region()?;
         self.cache.validate().map_err(ConfigError::Invalid)?;
+        self.upstream
+            .ghl_limits
+            .validate()
+            .map_err(ConfigError::Invalid)?;
         if self.loaders.ghl_concurrency == 0 {
             return invalid("loaders.ghl_concurrency is 0: use at least 1".to_string());
         }
@@ -331,6 +343,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
     fn environment_overrides_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("gateway.toml", MINIMAL)?;

@@ -7,11 +7,11 @@ use url::Url;
 
 use crate::{
     cache::CacheConfig,
-    graphql::loaders::LoaderConfig,
     config::{
         CasebookConfig, Config, DatabaseConfig, GhlConfig, LinkingConfig, TenantConfig,
         UpstreamConfig,
     },
+    graphql::loaders::LoaderConfig,
     server::{self, RunningGateway, StartError},
     sim::{
         casebook::{self, CasebookSimOptions},

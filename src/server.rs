@@ -21,10 +21,11 @@ use crate::{
     cache::RecordCache,
     config::{Config, ConfigError},
     graphql::{GatewaySchema, RequestContext, build_schema, loaders::LoaderConfig},
-    metrics::Metrics,
     linking,
+    metrics::Metrics,
     store::{LinkStore, StoreError},
     tenant::Tenant,
+    upstream::limits::LimitsRegistry,
 };
 
 /// Longest time one HTTP request may take.
@@ -70,9 +71,13 @@ impl Gateway {
     ) -> Result<Arc<Gateway>, StartError> {
         config.validate()?;
         let store = LinkStore::connect(&config.database.url).await?;
+        let metrics = Metrics::new();
+        let limits = LimitsRegistry::default();
         let mut tenants = Vec::with_capacity(config.tenants.len());
         for (id, tenant) in &config.tenants {
-            tenants.push(Arc::new(Tenant::from_config(id, tenant, config)?));
+            tenants.push(Arc::new(Tenant::from_config(
+                id, tenant, config, &metrics, &limits,
+            )?));
         }
         let graphiql = config.graphiql.then(|| {
             let authorization = graphiql_key.map(|key| format!("Bearer {key}"));
@@ -84,7 +89,6 @@ impl Gateway {
             }
             page.finish()
         });
-        let metrics = Metrics::new();
         let gateway = Arc::new(Gateway {
             schema: build_schema(),
             store,

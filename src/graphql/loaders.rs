@@ -28,7 +28,8 @@ use crate::{
 pub struct LoaderConfig {
     /// How long a loader waits to gather keys into one batch, in microseconds. Default 1000.
     pub batch_delay_us: u64,
-    /// GHL calls that one loader runs at the same time. Default 8.
+    /// GHL calls that one loader starts at the same time. Default 100; the location's
+    /// limits (`upstream.ghl_limits`) bound them again across all requests.
     pub ghl_concurrency: usize,
 }
 
@@ -36,7 +37,7 @@ impl Default for LoaderConfig {
     fn default() -> Self {
         LoaderConfig {
             batch_delay_us: 1_000,
-            ghl_concurrency: 8,
+            ghl_concurrency: 100,
         }
     }
 }
@@ -67,7 +68,12 @@ pub struct Loaders {
 
 impl Loaders {
     /// Builds the loaders of one request for `tenant`.
-    pub fn new(tenant: &Tenant, cache: RecordCache, refresh: bool, config: &LoaderConfig) -> Loaders {
+    pub fn new(
+        tenant: &Tenant,
+        cache: RecordCache,
+        refresh: bool,
+        config: &LoaderConfig,
+    ) -> Loaders {
         let delay = Duration::from_micros(config.batch_delay_us);
         let scope = Scope {
             tenant: Arc::from(tenant.id.as_str()),
@@ -87,11 +93,21 @@ impl Loaders {
             ),
             casebook_tasks: with_delay(
                 delay,
-                CasebookChildren::new(scope.clone(), casebook.clone(), RecordKind::Tasks, CasebookChildKind::Tasks),
+                CasebookChildren::new(
+                    scope.clone(),
+                    casebook.clone(),
+                    RecordKind::Tasks,
+                    CasebookChildKind::Tasks,
+                ),
             ),
             casebook_notes: with_delay(
                 delay,
-                CasebookChildren::new(scope.clone(), casebook.clone(), RecordKind::Notes, CasebookChildKind::Notes),
+                CasebookChildren::new(
+                    scope.clone(),
+                    casebook.clone(),
+                    RecordKind::Notes,
+                    CasebookChildKind::Notes,
+                ),
             ),
             casebook_appointments: with_delay(
                 delay,
@@ -102,61 +118,94 @@ impl Loaders {
                     CasebookChildKind::Appointments,
                 ),
             ),
-            ghl_contacts: with_delay(delay, GhlPerKey::new(
-                scope.clone(),
-                ghl.clone(),
-                RecordKind::Contact,
-                concurrency,
-                |client, id| Box::pin(async move { client.get_contact(&id).await.map(|c| Cached::GhlContact(Arc::new(c))) }),
-                |cached| match cached {
-                    Cached::GhlContact(contact) => Some((**contact).clone()),
-                    _ => None,
-                },
-                "contact",
-            )),
-            ghl_tasks: with_delay(delay, GhlPerKey::new(
-                scope.clone(),
-                ghl.clone(),
-                RecordKind::Tasks,
-                concurrency,
-                |client, id| Box::pin(async move { client.list_tasks(&id).await.map(|t| Cached::GhlTasks(Arc::new(t))) }),
-                |cached| match cached {
-                    Cached::GhlTasks(tasks) => Some((**tasks).clone()),
-                    _ => None,
-                },
-                "contact",
-            )),
-            ghl_notes: with_delay(delay, GhlPerKey::new(
-                scope.clone(),
-                ghl.clone(),
-                RecordKind::Notes,
-                concurrency,
-                |client, id| Box::pin(async move { client.list_notes(&id).await.map(|n| Cached::GhlNotes(Arc::new(n))) }),
-                |cached| match cached {
-                    Cached::GhlNotes(notes) => Some((**notes).clone()),
-                    _ => None,
-                },
-                "contact",
-            )),
-            ghl_appointments: with_delay(delay, GhlPerKey::new(
-                scope,
-                ghl,
-                RecordKind::Appointments,
-                concurrency,
-                |client, id| {
-                    Box::pin(async move {
-                        client
-                            .list_contact_appointments(&id)
-                            .await
-                            .map(|a| Cached::GhlAppointments(Arc::new(a)))
-                    })
-                },
-                |cached| match cached {
-                    Cached::GhlAppointments(appointments) => Some((**appointments).clone()),
-                    _ => None,
-                },
-                "contact",
-            )),
+            ghl_contacts: with_delay(
+                delay,
+                GhlPerKey::new(
+                    scope.clone(),
+                    ghl.clone(),
+                    RecordKind::Contact,
+                    concurrency,
+                    |client, id| {
+                        Box::pin(async move {
+                            client
+                                .get_contact(&id)
+                                .await
+                                .map(|c| Cached::GhlContact(Arc::new(c)))
+                        })
+                    },
+                    |cached| match cached {
+                        Cached::GhlContact(contact) => Some((**contact).clone()),
+                        _ => None,
+                    },
+                    "contact",
+                ),
+            ),
+            ghl_tasks: with_delay(
+                delay,
+                GhlPerKey::new(
+                    scope.clone(),
+                    ghl.clone(),
+                    RecordKind::Tasks,
+                    concurrency,
+                    |client, id| {
+                        Box::pin(async move {
+                            client
+                                .list_tasks(&id)
+                                .await
+                                .map(|t| Cached::GhlTasks(Arc::new(t)))
+                        })
+                    },
+                    |cached| match cached {
+                        Cached::GhlTasks(tasks) => Some((**tasks).clone()),
+                        _ => None,
+                    },
+                    "contact",
+                ),
+            ),
+            ghl_notes: with_delay(
+                delay,
+                GhlPerKey::new(
+                    scope.clone(),
+                    ghl.clone(),
+                    RecordKind::Notes,
+                    concurrency,
+                    |client, id| {
+                        Box::pin(async move {
+                            client
+                                .list_notes(&id)
+                                .await
+                                .map(|n| Cached::GhlNotes(Arc::new(n)))
+                        })
+                    },
+                    |cached| match cached {
+                        Cached::GhlNotes(notes) => Some((**notes).clone()),
+                        _ => None,
+                    },
+                    "contact",
+                ),
+            ),
+            ghl_appointments: with_delay(
+                delay,
+                GhlPerKey::new(
+                    scope,
+                    ghl,
+                    RecordKind::Appointments,
+                    concurrency,
+                    |client, id| {
+                        Box::pin(async move {
+                            client
+                                .list_contact_appointments(&id)
+                                .await
+                                .map(|a| Cached::GhlAppointments(Arc::new(a)))
+                        })
+                    },
+                    |cached| match cached {
+                        Cached::GhlAppointments(appointments) => Some((**appointments).clone()),
+                        _ => None,
+                    },
+                    "contact",
+                ),
+            ),
         }
     }
 }
@@ -175,20 +224,32 @@ impl Loader<String> for CasebookPeople {
     type Value = CasebookPerson;
     type Error = UpstreamError;
 
-    fn load(&self, keys: &[String]) -> impl Future<Output = Result<HashMap<String, CasebookPerson>, UpstreamError>> + Send {
+    fn load(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, CasebookPerson>, UpstreamError>> + Send {
         let scope = self.scope.clone();
         let client = self.client.clone();
         let keys = keys.to_vec();
         async move {
             let found = scope
                 .cache
-                .get_or_load_many(&scope.tenant, System::Casebook, RecordKind::Contact, &keys, scope.refresh, move |missing| async move {
-                    let people = client.people_by_ids(&missing).await?;
-                    Ok(people
-                        .into_iter()
-                        .map(|person| (person.id.clone(), Cached::CasebookPerson(Arc::new(person))))
-                        .collect())
-                })
+                .get_or_load_many(
+                    &scope.tenant,
+                    System::Casebook,
+                    RecordKind::Contact,
+                    &keys,
+                    scope.refresh,
+                    move |missing| async move {
+                        let people = client.people_by_ids(&missing).await?;
+                        Ok(people
+                            .into_iter()
+                            .map(|person| {
+                                (person.id.clone(), Cached::CasebookPerson(Arc::new(person)))
+                            })
+                            .collect())
+                    },
+                )
                 .await?;
             Ok(found
                 .into_iter()
@@ -257,7 +318,12 @@ pub struct CasebookChildren<T> {
 }
 
 impl<T> CasebookChildren<T> {
-    fn new(scope: Scope, client: CasebookClient, kind: RecordKind, child: CasebookChildKind) -> Self {
+    fn new(
+        scope: Scope,
+        client: CasebookClient,
+        kind: RecordKind,
+        child: CasebookChildKind,
+    ) -> Self {
         CasebookChildren {
             scope,
             client,
@@ -277,15 +343,24 @@ async fn fetch_casebook_children(
     Ok(match child {
         CasebookChildKind::Tasks => {
             let tasks = client.tasks_for_people(&person_ids).await?;
-            group_by_person(&person_ids, tasks).into_iter().map(CasebookTask::wrap).collect()
+            group_by_person(&person_ids, tasks)
+                .into_iter()
+                .map(CasebookTask::wrap)
+                .collect()
         }
         CasebookChildKind::Notes => {
             let notes = client.notes_for_people(&person_ids).await?;
-            group_by_person(&person_ids, notes).into_iter().map(CasebookNote::wrap).collect()
+            group_by_person(&person_ids, notes)
+                .into_iter()
+                .map(CasebookNote::wrap)
+                .collect()
         }
         CasebookChildKind::Appointments => {
             let notes = client.appointments_for_people(&person_ids).await?;
-            group_by_person(&person_ids, notes).into_iter().map(CasebookNote::wrap).collect()
+            group_by_person(&person_ids, notes)
+                .into_iter()
+                .map(CasebookNote::wrap)
+                .collect()
         }
     })
 }
@@ -294,7 +369,10 @@ impl<T: CasebookChild> Loader<String> for CasebookChildren<T> {
     type Value = Vec<T>;
     type Error = UpstreamError;
 
-    fn load(&self, keys: &[String]) -> impl Future<Output = Result<HashMap<String, Vec<T>>, UpstreamError>> + Send {
+    fn load(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Vec<T>>, UpstreamError>> + Send {
         let scope = self.scope.clone();
         let client = self.client.clone();
         let (kind, child) = (self.kind, self.child);
@@ -302,10 +380,17 @@ impl<T: CasebookChild> Loader<String> for CasebookChildren<T> {
         async move {
             let found = scope
                 .cache
-                .get_or_load_many(&scope.tenant, System::Casebook, kind, &keys, scope.refresh, move |missing| async move {
-                    let lists = fetch_casebook_children(client, child, missing.clone()).await?;
-                    Ok(missing.into_iter().zip(lists).collect())
-                })
+                .get_or_load_many(
+                    &scope.tenant,
+                    System::Casebook,
+                    kind,
+                    &keys,
+                    scope.refresh,
+                    move |missing| async move {
+                        let lists = fetch_casebook_children(client, child, missing.clone()).await?;
+                        Ok(missing.into_iter().zip(lists).collect())
+                    },
+                )
                 .await?;
             Ok(found
                 .into_iter()
@@ -321,7 +406,10 @@ impl<T: CasebookChild> Loader<String> for CasebookChildren<T> {
 /// Groups children by the people they belong to, in the order of `person_ids`, with an
 /// empty list for a person who has none.
 fn group_by_person<T: CasebookChild>(person_ids: &[String], items: Vec<T>) -> Vec<Vec<T>> {
-    let mut grouped: HashMap<&str, Vec<T>> = person_ids.iter().map(|id| (id.as_str(), Vec::new())).collect();
+    let mut grouped: HashMap<&str, Vec<T>> = person_ids
+        .iter()
+        .map(|id| (id.as_str(), Vec::new()))
+        .collect();
     for item in items {
         for owner in item.owners() {
             if let Some(list) = grouped.get_mut(owner.as_str()) {
@@ -335,7 +423,8 @@ fn group_by_person<T: CasebookChild>(person_ids: &[String], items: Vec<T>) -> Ve
         .collect()
 }
 
-type GhlFetch = dyn Fn(GhlClient, String) -> BoxFuture<'static, Result<Cached, UpstreamError>> + Send + Sync;
+type GhlFetch =
+    dyn Fn(GhlClient, String) -> BoxFuture<'static, Result<Cached, UpstreamError>> + Send + Sync;
 type GhlUnwrap<T> = dyn Fn(&Cached) -> Option<T> + Send + Sync;
 
 /// One GHL read per key through the cache, run concurrently; each key keeps its own result.
@@ -356,7 +445,10 @@ impl<T> GhlPerKey<T> {
         client: GhlClient,
         kind: RecordKind,
         concurrency: usize,
-        fetch: impl Fn(GhlClient, String) -> BoxFuture<'static, Result<Cached, UpstreamError>> + Send + Sync + 'static,
+        fetch: impl Fn(GhlClient, String) -> BoxFuture<'static, Result<Cached, UpstreamError>>
+        + Send
+        + Sync
+        + 'static,
         unwrap: impl Fn(&Cached) -> Option<T> + Send + Sync + 'static,
         resource: &'static str,
     ) -> Self {
@@ -376,7 +468,10 @@ impl<T: Send + Sync + Clone + 'static> Loader<String> for GhlPerKey<T> {
     type Value = PerKey<T>;
     type Error = Infallible;
 
-    fn load(&self, keys: &[String]) -> impl Future<Output = Result<HashMap<String, PerKey<T>>, Infallible>> + Send {
+    fn load(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, PerKey<T>>, Infallible>> + Send {
         let scope = self.scope.clone();
         let client = self.client.clone();
         let fetch = self.fetch.clone();

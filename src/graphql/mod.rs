@@ -22,6 +22,9 @@ pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
 pub struct RequestContext {
     pub tenant: Arc<Tenant>,
     pub store: LinkStore,
+    pub cache: RecordCache,
+    /// Read through the cache and refresh it (`Cache-Control: no-cache`).
+    pub refresh: bool,
     pub loaders: loaders::Loaders,
 }
 
@@ -35,10 +38,12 @@ impl RequestContext {
         refresh: bool,
         loader_config: &loaders::LoaderConfig,
     ) -> RequestContext {
-        let loaders = loaders::Loaders::new(&tenant, cache, refresh, loader_config);
+        let loaders = loaders::Loaders::new(&tenant, cache.clone(), refresh, loader_config);
         RequestContext {
             tenant,
             store,
+            cache,
+            refresh,
             loaders,
         }
     }

@@ -5,7 +5,7 @@
 //! clients map statuses and transport causes the same way. Error values never carry the
 //! request URL, its query string or the bearer token.
 
-use std::{borrow::Cow, error::Error as StdError, io, time::Duration};
+use std::{borrow::Cow, error::Error as StdError, io, sync::Arc, time::Duration};
 
 use reqwest::{
     Method, StatusCode,
@@ -16,7 +16,8 @@ use serde::de::DeserializeOwned;
 use tracing::{Instrument, field::Empty};
 use url::Url;
 
-use super::{System, UpstreamError};
+use super::{System, UpstreamError, limits::CallLimits};
+use crate::metrics::{Metrics, UPSTREAM_REQUESTS};
 
 /// Timeouts and limits shared by both upstream clients.
 #[derive(Debug, Clone)]
@@ -28,6 +29,10 @@ pub struct HttpSettings {
     /// Largest response body, in bytes, that a client reads before it gives up with
     /// `BadResponse`.
     pub max_response_bytes: usize,
+    /// Counters that every call is recorded in, when set.
+    pub metrics: Option<Metrics>,
+    /// Limits every call waits for before it is sent, when set.
+    pub limits: Option<Arc<CallLimits>>,
 }
 
 impl Default for HttpSettings {
@@ -36,6 +41,8 @@ impl Default for HttpSettings {
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(10),
             max_response_bytes: 16 * 1024 * 1024,
+            metrics: None,
+            limits: None,
         }
     }
 }
@@ -82,6 +89,8 @@ pub(crate) struct Upstream {
     authorization: HeaderValue,
     token: SecretString,
     max_response_bytes: usize,
+    metrics: Option<Metrics>,
+    limits: Option<Arc<CallLimits>>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -163,6 +172,8 @@ impl Upstream {
             authorization,
             token,
             max_response_bytes: settings.max_response_bytes,
+            metrics: settings.metrics.clone(),
+            limits: settings.limits.clone(),
         })
     }
 
@@ -188,16 +199,42 @@ impl Upstream {
             duration_ms = Empty,
             error.code = Empty,
         );
+        let _permit = match &self.limits {
+            Some(limits) => limits.acquire().instrument(span.clone()).await,
+            None => None,
+        };
+        let method = call.method.clone();
+        let route = call.route.clone();
+        let mut status = None;
         let started = std::time::Instant::now();
-        let result = self.send_inner(call).instrument(span.clone()).await;
+        let result = self
+            .send_inner(call, &mut status)
+            .instrument(span.clone())
+            .await;
         span.record("duration_ms", started.elapsed().as_millis() as u64);
         if let Err(err) = &result {
             span.record("error.code", err.code());
         }
+        if let Some(metrics) = &self.metrics {
+            let status = status.map(|code| code.to_string());
+            metrics.increment(
+                UPSTREAM_REQUESTS,
+                &[
+                    ("system", self.system.as_str()),
+                    ("method", method.as_str()),
+                    ("route", &route),
+                    ("status", status.as_deref().unwrap_or("none")),
+                ],
+            );
+        }
         result
     }
 
-    async fn send_inner(&self, call: Call<'_>) -> Result<Vec<u8>, UpstreamError> {
+    async fn send_inner(
+        &self,
+        call: Call<'_>,
+        status_out: &mut Option<u16>,
+    ) -> Result<Vec<u8>, UpstreamError> {
         let mut request = self
             .client
             .request(call.method.clone(), call.url)
@@ -212,6 +249,7 @@ impl Upstream {
             .await
             .map_err(|err| self.transport_error(err))?;
         let status = response.status();
+        *status_out = Some(status.as_u16());
         tracing::Span::current().record("http.status_code", status.as_u16());
 
         if status.is_success() {

@@ -7,6 +7,7 @@
 pub mod casebook;
 pub mod ghl;
 mod http;
+pub mod limits;
 #[cfg(test)]
 mod test_support;
 

@@ -45,8 +45,15 @@ async fn thirty_contacts_need_one_call_per_casebook_kind_and_no_duplicate_ghl_ca
 
     let casebook_people = page_ids(&data, "casebook");
     let ghl_contacts = page_ids(&data, "ghl");
-    assert_eq!(casebook_people.len(), 30, "the first page is Casebook's people");
-    let distinct_ghl = ghl_contacts.iter().collect::<std::collections::HashSet<_>>().len();
+    assert_eq!(
+        casebook_people.len(),
+        30,
+        "the first page is Casebook's people"
+    );
+    let distinct_ghl = ghl_contacts
+        .iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     assert_eq!(distinct_ghl, ghl_contacts.len());
 
     // Casebook: one people page, then one batch per child kind (notes and the Meeting
@@ -59,9 +66,18 @@ async fn thirty_contacts_need_one_call_per_casebook_kind_and_no_duplicate_ghl_ca
     // GHL: one read per linked contact and child kind, never the same contact twice,
     // and no whole-contact read because the page asked only for ids.
     let linked = ghl_contacts.len() as u64;
-    assert_eq!(app.calls(&app.ghl, "GET /contacts/{contactId}/tasks"), linked);
-    assert_eq!(app.calls(&app.ghl, "GET /contacts/{contactId}/notes"), linked);
-    assert_eq!(app.calls(&app.ghl, "GET /contacts/{contactId}/appointments"), linked);
+    assert_eq!(
+        app.calls(&app.ghl, "GET /contacts/{contactId}/tasks"),
+        linked
+    );
+    assert_eq!(
+        app.calls(&app.ghl, "GET /contacts/{contactId}/notes"),
+        linked
+    );
+    assert_eq!(
+        app.calls(&app.ghl, "GET /contacts/{contactId}/appointments"),
+        linked
+    );
     assert_eq!(app.calls(&app.ghl, "GET /contacts/{contactId}"), 0);
     assert_eq!(app.ghl.control.total(), 3 * linked);
 }
@@ -75,7 +91,12 @@ async fn repeated_query_within_ttl_makes_no_upstream_call() {
     let second = app.data(THIRTY_WITH_CHILDREN, json!({})).await;
 
     assert_eq!(first, second);
-    assert_eq!(app.casebook.control.total(), 0, "{}", app.casebook.control.stats());
+    assert_eq!(
+        app.casebook.control.total(),
+        0,
+        "{}",
+        app.casebook.control.stats()
+    );
     assert_eq!(app.ghl.control.total(), 0, "{}", app.ghl.control.stats());
 }
 
@@ -100,7 +121,11 @@ async fn no_cache_header_reads_through() {
     assert!(app.calls(&app.ghl, "GET /contacts/{contactId}/tasks") > 0);
     app.reset_stats();
     app.data(THIRTY_WITH_CHILDREN, json!({})).await;
-    assert_eq!(app.casebook.control.total() + app.ghl.control.total(), 0, "refreshed entries serve the next read");
+    assert_eq!(
+        app.casebook.control.total() + app.ghl.control.total(),
+        0,
+        "refreshed entries serve the next read"
+    );
 }
 
 #[tokio::test]
@@ -165,8 +190,12 @@ async fn tenants_with_the_same_native_ids_never_see_each_other() {
     let second = renamed(&first);
     let mut sims = Vec::new();
     for dataset in [&first, &second] {
-        let casebook = casebook::start(loopback, dataset, CasebookSimOptions::default()).await.unwrap();
-        let ghl = ghl::start(loopback, dataset, GhlSimOptions::default()).await.unwrap();
+        let casebook = casebook::start(loopback, dataset, CasebookSimOptions::default())
+            .await
+            .unwrap();
+        let ghl = ghl::start(loopback, dataset, GhlSimOptions::default())
+            .await
+            .unwrap();
         sims.push((casebook, ghl));
     }
     let tenant = |index: usize, key: &str| {
@@ -177,12 +206,19 @@ async fn tenants_with_the_same_native_ids_never_see_each_other() {
             .next()
             .unwrap()
     };
-    let mut config: Config = config_for(&sims[0].0.base_url, &sims[0].1.base_url, "key-first", "sqlite::memory:");
+    let mut config: Config = config_for(
+        &sims[0].0.base_url,
+        &sims[0].1.base_url,
+        "key-first",
+        "sqlite::memory:",
+    );
     config.tenants = BTreeMap::from([
         ("first".to_string(), tenant(0, "key-first")),
         ("second".to_string(), tenant(1, "key-second")),
     ]);
-    let gateway = server::start(Gateway::build(&config).await.unwrap(), loopback).await.unwrap();
+    let gateway = server::start(Gateway::build(&config).await.unwrap(), loopback)
+        .await
+        .unwrap();
     let http = reqwest::Client::new();
     let url = format!("{}/graphql", gateway.base_url());
 
@@ -210,9 +246,15 @@ async fn tenants_with_the_same_native_ids_never_see_each_other() {
                 .unwrap();
             assert!(body.get("errors").is_none(), "{body:#}");
             let expected = format!("{prefix}{}", person.first_name);
-            for path in [["a", "casebook"], ["a", "ghl"], ["b", "ghl"], ["b", "casebook"]] {
+            for path in [
+                ["a", "casebook"],
+                ["a", "ghl"],
+                ["b", "ghl"],
+                ["b", "casebook"],
+            ] {
                 assert_eq!(
-                    body["data"][path[0]][path[1]]["firstName"], expected.as_str(),
+                    body["data"][path[0]][path[1]]["firstName"],
+                    expected.as_str(),
                     "round {round}, tenant {key}, {path:?}: {body:#}"
                 );
             }
