@@ -76,6 +76,8 @@ pub struct UpstreamConfig {
     pub request_timeout_ms: u64,
     /// Longest URL of a Casebook id-batch request, in characters. Default 2000.
     pub casebook_max_url_length: usize,
+    /// Largest number of ids in one Casebook id-batch request. Default 100.
+    pub casebook_max_ids_per_request: usize,
     /// Rate and concurrency limits of each GHL location.
     pub ghl_limits: GhlLimitsConfig,
 }
@@ -86,6 +88,7 @@ impl Default for UpstreamConfig {
             connect_timeout_ms: 2_000,
             request_timeout_ms: 10_000,
             casebook_max_url_length: 2_000,
+            casebook_max_ids_per_request: 100,
             ghl_limits: GhlLimitsConfig::default(),
         }
     }
@@ -218,6 +221,11 @@ impl Config {
         }
         if self.upstream.request_timeout_ms == 0 || self.upstream.connect_timeout_ms == 0 {
             return invalid("upstream timeouts must be greater than 0 ms".to_string());
+        }
+        if self.upstream.casebook_max_ids_per_request == 0 {
+            return invalid(
+                "upstream.casebook_max_ids_per_request is 0: use at least 1".to_string(),
+            );
         }
         if self.upstream.casebook_max_url_length < 256 {
             return invalid(format!(

@@ -55,7 +55,8 @@ impl Tenant {
             &casebook_settings,
         )
         .map_err(|e| client_error("casebook", e))?
-        .with_max_url_length(config.upstream.casebook_max_url_length);
+        .with_max_url_length(config.upstream.casebook_max_url_length)
+        .with_max_ids_per_request(config.upstream.casebook_max_ids_per_request);
         let ghl = GhlClient::new(
             tenant.ghl.base_url.clone(),
             tenant.ghl.location_id.clone(),

@@ -83,6 +83,28 @@ async fn thirty_contacts_need_one_call_per_casebook_kind_and_no_duplicate_ghl_ca
 }
 
 #[tokio::test]
+async fn casebook_children_come_in_batches_of_the_configured_size() {
+    const BATCH: usize = 7;
+    let app = TestApp::start_with(Dataset::default(), |config| {
+        config.upstream.casebook_max_ids_per_request = BATCH;
+    })
+    .await;
+    app.reset_stats();
+
+    let data = app.data(THIRTY_WITH_CHILDREN, json!({})).await;
+
+    let people = page_ids(&data, "casebook").len();
+    assert_eq!(people, 30);
+    let batches = people.div_ceil(BATCH) as u64;
+    assert_eq!(app.calls(&app.casebook, "GET /tasks/tasks"), batches);
+    assert_eq!(
+        app.calls(&app.casebook, "GET /attachments/notes"),
+        2 * batches
+    );
+    assert_eq!(app.calls(&app.casebook, "GET /people/people"), 1);
+}
+
+#[tokio::test]
 async fn repeated_query_within_ttl_makes_no_upstream_call() {
     let app = TestApp::start().await;
     let first = app.data(THIRTY_WITH_CHILDREN, json!({})).await;

@@ -36,6 +36,9 @@ const SYSTEM: System = System::Casebook;
 /// URL limits of common proxies and servers (8 KiB in nginx and Apache by default).
 pub const DEFAULT_MAX_URL_LENGTH: usize = 2000;
 
+/// Default for [`CasebookClient::with_max_ids_per_request`]: one full page of people.
+pub const DEFAULT_MAX_IDS_PER_REQUEST: usize = names::MAX_PAGE_SIZE as usize;
+
 /// Number of id chunks fetched at the same time by one batch read.
 const CHUNK_CONCURRENCY: usize = 4;
 
@@ -53,6 +56,7 @@ pub struct CasebookClient {
 struct Inner {
     upstream: Upstream,
     max_url_length: usize,
+    max_ids_per_request: usize,
 }
 
 impl CasebookClient {
@@ -70,6 +74,7 @@ impl CasebookClient {
             inner: Arc::new(Inner {
                 upstream,
                 max_url_length: DEFAULT_MAX_URL_LENGTH,
+                max_ids_per_request: DEFAULT_MAX_IDS_PER_REQUEST,
             }),
         })
     }
@@ -78,6 +83,12 @@ impl CasebookClient {
     /// Default 2000. An id too long to fit even alone is treated as not found.
     pub fn with_max_url_length(mut self, max: usize) -> Self {
         Arc::make_mut(&mut self.inner).max_url_length = max;
+        self
+    }
+
+    /// Largest number of ids in one id-batch request (the batch size). Default 100.
+    pub fn with_max_ids_per_request(mut self, max: usize) -> Self {
+        Arc::make_mut(&mut self.inner).max_ids_per_request = max.max(1);
         self
     }
 
@@ -322,7 +333,12 @@ impl CasebookClient {
             query::with_query(base.clone(), &params)
         };
 
-        let (chunks, too_long) = query::chunk_ids(ids, self.inner.max_url_length, url_for);
+        let (chunks, too_long) = query::chunk_ids(
+            ids,
+            self.inner.max_url_length,
+            self.inner.max_ids_per_request,
+            url_for,
+        );
         if !too_long.is_empty() {
             tracing::debug!(
                 skipped = too_long.len(),

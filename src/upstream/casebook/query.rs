@@ -67,7 +67,8 @@ pub fn with_query(mut url: Url, params: &[Param]) -> Url {
     url
 }
 
-/// Splits `ids` into groups whose request URL stays within `max_url_length`.
+/// Splits `ids` into groups of at most `max_ids` whose request URL stays within
+/// `max_url_length`.
 ///
 /// `url_for` builds the request URL for a comma-joined id list. It is called once with
 /// an empty list to measure the fixed part, so that URL must already carry the longest
@@ -76,8 +77,10 @@ pub fn with_query(mut url: Url, params: &[Param]) -> Url {
 pub fn chunk_ids<'a>(
     ids: &[&'a str],
     max_url_length: usize,
+    max_ids: usize,
     url_for: impl Fn(&str) -> Url,
 ) -> (Vec<Vec<&'a str>>, Vec<&'a str>) {
+    let max_ids = max_ids.max(1);
     // An encoded comma is `%2C`.
     const SEPARATOR_LENGTH: usize = 3;
     let fixed_length = url_for("").as_str().len();
@@ -98,7 +101,7 @@ pub fn chunk_ids<'a>(
         } else {
             SEPARATOR_LENGTH + id_length
         };
-        if current_length + added > max_url_length {
+        if current_length + added > max_url_length || current.len() >= max_ids {
             groups.push(std::mem::take(&mut current));
             current_length = fixed_length;
             current.push(id);
@@ -162,7 +165,7 @@ mod tests {
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let max = 200;
 
-        let (groups, too_long) = chunk_ids(&refs, max, url_for);
+        let (groups, too_long) = chunk_ids(&refs, max, usize::MAX, url_for);
         assert!(too_long.is_empty());
         assert!(groups.len() > 1);
         let flattened: Vec<&str> = groups.iter().flatten().copied().collect();
@@ -178,7 +181,7 @@ mod tests {
         let base = Url::parse("http://127.0.0.1:9/p").unwrap();
         let url_for = |ids: &str| with_query(base.clone(), &[(filter_name("id"), ids.to_string())]);
         let long = "x".repeat(300);
-        let (groups, too_long) = chunk_ids(&["a", &long, "b"], 100, url_for);
+        let (groups, too_long) = chunk_ids(&["a", &long, "b"], 100, usize::MAX, url_for);
         assert_eq!(groups, vec![vec!["a", "b"]]);
         assert_eq!(too_long, vec![long.as_str()]);
     }
