@@ -24,8 +24,8 @@ use crate::{
     metrics::{CACHE_EVICTIONS, CACHE_HITS, CACHE_MISSES, Metrics},
     upstream::{
         System, UpstreamError,
-        casebook::{CasebookNote, CasebookPerson, CasebookTask},
-        ghl::{GhlAppointment, GhlContact, GhlNote, GhlTask},
+        casebook::{CasebookNote, CasebookPerson, CasebookTask, Page},
+        ghl::{GhlAppointment, GhlContact, GhlNote, GhlTask, SearchContactsResponse},
     },
 };
 
@@ -40,10 +40,21 @@ pub enum RecordKind {
     Notes,
     /// The appointments of one person or contact.
     Appointments,
+    /// One page of a contact list or search.
+    List,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 4] = [
+    pub const ALL: [RecordKind; 5] = [
+        RecordKind::Contact,
+        RecordKind::Tasks,
+        RecordKind::Notes,
+        RecordKind::Appointments,
+        RecordKind::List,
+    ];
+
+    /// The kinds that belong to one person or contact.
+    pub const OF_CONTACT: [RecordKind; 4] = [
         RecordKind::Contact,
         RecordKind::Tasks,
         RecordKind::Notes,
@@ -56,6 +67,7 @@ impl RecordKind {
             RecordKind::Tasks => "tasks",
             RecordKind::Notes => "notes",
             RecordKind::Appointments => "appointments",
+            RecordKind::List => "list",
         }
     }
 }
@@ -81,6 +93,10 @@ pub enum Cached {
     GhlTasks(Arc<Vec<GhlTask>>),
     GhlNotes(Arc<Vec<GhlNote>>),
     GhlAppointments(Arc<Vec<GhlAppointment>>),
+    /// One page of Casebook people.
+    CasebookPeoplePage(Arc<Page<CasebookPerson>>),
+    /// One page of a GHL contact search.
+    GhlSearchPage(Arc<SearchContactsResponse>),
     /// The upstream answered that the record does not exist.
     Missing,
 }
@@ -96,6 +112,8 @@ impl Cached {
             Cached::GhlTasks(v) => serde_json::to_vec(&**v),
             Cached::GhlNotes(v) => serde_json::to_vec(&**v),
             Cached::GhlAppointments(v) => serde_json::to_vec(&**v),
+            Cached::CasebookPeoplePage(v) => serde_json::to_vec(&**v),
+            Cached::GhlSearchPage(v) => serde_json::to_vec(&**v),
             Cached::Missing => Ok(Vec::new()),
         };
         json.map(|bytes| bytes.len()).unwrap_or(1024)
@@ -130,6 +148,8 @@ pub struct CacheConfig {
     pub notes: KindPolicy,
     /// Appointment lists. Default 60 s to live, 60 s idle.
     pub appointments: KindPolicy,
+    /// Pages of contact lists and searches. Default 30 s to live, 30 s idle.
+    pub lists: KindPolicy,
 }
 
 impl Default for CacheConfig {
@@ -149,6 +169,10 @@ impl Default for CacheConfig {
             tasks: children,
             notes: children,
             appointments: children,
+            lists: KindPolicy {
+                ttl_s: 30,
+                idle_s: 30,
+            },
         }
     }
 }
@@ -160,6 +184,7 @@ impl CacheConfig {
             RecordKind::Tasks => self.tasks,
             RecordKind::Notes => self.notes,
             RecordKind::Appointments => self.appointments,
+            RecordKind::List => self.lists,
         }
     }
 
@@ -409,8 +434,18 @@ impl RecordCache {
 
     /// Removes a person or contact together with its task, note and appointment lists.
     pub async fn invalidate_contact(&self, tenant: &Arc<str>, system: System, id: &str) {
-        for kind in RecordKind::ALL {
+        for kind in RecordKind::OF_CONTACT {
             self.invalidate_record(tenant, system, kind, id).await;
+        }
+    }
+
+    /// Removes every cached list page of one tenant, after a write that may change them.
+    pub fn invalidate_lists(&self, tenant: &str) {
+        if let Some(entries) = &self.entries {
+            let tenant: Arc<str> = Arc::from(tenant);
+            let _ = entries.invalidate_entries_if(move |key, _| {
+                key.kind == RecordKind::List && key.tenant == tenant
+            });
         }
     }
 

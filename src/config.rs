@@ -15,7 +15,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::{identity::PhoneRegion, upstream::HttpSettings};
+use crate::{
+    cache::CacheConfig,
+    graphql::loaders::LoaderConfig,
+    identity::PhoneRegion,
+    upstream::{HttpSettings, limits::GhlLimitsConfig},
+};
 
 /// Prefix of the environment variables that override the file.
 pub const ENV_PREFIX: &str = "CBG_";
@@ -36,6 +41,10 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     #[serde(default)]
     pub linking: LinkingConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+    #[serde(default)]
+    pub loaders: LoaderConfig,
     /// Tenants by id: each is one GHL location plus one Casebook organisation.
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
@@ -67,6 +76,10 @@ pub struct UpstreamConfig {
     pub request_timeout_ms: u64,
     /// Longest URL of a Casebook id-batch request, in characters. Default 2000.
     pub casebook_max_url_length: usize,
+    /// Largest number of ids in one Casebook id-batch request. Default 100.
+    pub casebook_max_ids_per_request: usize,
+    /// Rate and concurrency limits of each GHL location.
+    pub ghl_limits: GhlLimitsConfig,
 }
 
 impl Default for UpstreamConfig {
@@ -75,6 +88,8 @@ impl Default for UpstreamConfig {
             connect_timeout_ms: 2_000,
             request_timeout_ms: 10_000,
             casebook_max_url_length: 2_000,
+            casebook_max_ids_per_request: 100,
+            ghl_limits: GhlLimitsConfig::default(),
         }
     }
 }
@@ -196,8 +211,21 @@ impl Config {
             );
         }
         self.linking.region()?;
+        self.cache.validate().map_err(ConfigError::Invalid)?;
+        self.upstream
+            .ghl_limits
+            .validate()
+            .map_err(ConfigError::Invalid)?;
+        if self.loaders.ghl_concurrency == 0 {
+            return invalid("loaders.ghl_concurrency is 0: use at least 1".to_string());
+        }
         if self.upstream.request_timeout_ms == 0 || self.upstream.connect_timeout_ms == 0 {
             return invalid("upstream timeouts must be greater than 0 ms".to_string());
+        }
+        if self.upstream.casebook_max_ids_per_request == 0 {
+            return invalid(
+                "upstream.casebook_max_ids_per_request is 0: use at least 1".to_string(),
+            );
         }
         if self.upstream.casebook_max_url_length < 256 {
             return invalid(format!(
@@ -323,6 +351,10 @@ mod tests {
     }
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
     fn environment_overrides_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("gateway.toml", MINIMAL)?;

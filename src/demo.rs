@@ -6,10 +6,12 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::{
+    cache::CacheConfig,
     config::{
         CasebookConfig, Config, DatabaseConfig, GhlConfig, LinkingConfig, TenantConfig,
         UpstreamConfig,
     },
+    graphql::loaders::LoaderConfig,
     server::{self, RunningGateway, StartError},
     sim::{
         casebook::{self, CasebookSimOptions},
@@ -94,6 +96,8 @@ pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url
             reconcile_interval_s: 0,
             ..LinkingConfig::default()
         },
+        cache: CacheConfig::default(),
+        loaders: LoaderConfig::default(),
         tenants: BTreeMap::from([(DEMO_TENANT.to_string(), tenant)]),
     }
 }

@@ -136,11 +136,8 @@ async fn scan_ghl(tenant: &Tenant) -> Result<Vec<(String, Vec<MatchKey>)>, Upstr
         let request = SearchContactsRequest {
             page_limit: GHL_SEARCH_PAGE,
             search_after: search_after.clone(),
-            sort: vec![SearchSort {
-                field: "dateAdded".to_string(),
-                direction: "asc".to_string(),
-            }],
-            ..SearchContactsRequest::default()
+            sort: vec![SearchSort::asc("dateAdded")],
+            ..SearchContactsRequest::new(GHL_SEARCH_PAGE)
         };
         let response = tenant.ghl.search_contacts(&request).await?;
         let count = response.contacts.len();

@@ -18,11 +18,14 @@ use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 use tracing::{error, info};
 
 use crate::{
+    cache::RecordCache,
     config::{Config, ConfigError},
-    graphql::{GatewaySchema, RequestContext, build_schema},
+    graphql::{GatewaySchema, RequestContext, build_schema, loaders::LoaderConfig},
     linking,
+    metrics::Metrics,
     store::{LinkStore, StoreError},
     tenant::Tenant,
+    upstream::limits::LimitsRegistry,
 };
 
 /// Longest time one HTTP request may take.
@@ -46,6 +49,9 @@ pub enum StartError {
 pub struct Gateway {
     schema: GatewaySchema,
     store: LinkStore,
+    cache: RecordCache,
+    metrics: Metrics,
+    loader_config: LoaderConfig,
     tenants: Vec<Arc<Tenant>>,
     /// The GraphiQL page, when it is enabled.
     graphiql: Option<String>,
@@ -65,9 +71,13 @@ impl Gateway {
     ) -> Result<Arc<Gateway>, StartError> {
         config.validate()?;
         let store = LinkStore::connect(&config.database.url).await?;
+        let metrics = Metrics::new();
+        let limits = LimitsRegistry::default();
         let mut tenants = Vec::with_capacity(config.tenants.len());
         for (id, tenant) in &config.tenants {
-            tenants.push(Arc::new(Tenant::from_config(id, tenant, config)?));
+            tenants.push(Arc::new(Tenant::from_config(
+                id, tenant, config, &metrics, &limits,
+            )?));
         }
         let graphiql = config.graphiql.then(|| {
             let authorization = graphiql_key.map(|key| format!("Bearer {key}"));
@@ -82,6 +92,9 @@ impl Gateway {
         let gateway = Arc::new(Gateway {
             schema: build_schema(),
             store,
+            cache: RecordCache::new(&config.cache, metrics.clone()),
+            metrics,
+            loader_config: config.loaders.clone(),
             tenants,
             graphiql,
         });
@@ -124,12 +137,23 @@ impl Gateway {
         &self.store
     }
 
+    /// The record cache shared by all requests.
+    pub fn cache(&self) -> &RecordCache {
+        &self.cache
+    }
+
+    /// The process counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// The HTTP routes.
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/graphql", get(graphiql).post(graphql))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
+            .route("/metrics", get(metrics))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::GATEWAY_TIMEOUT,
                 REQUEST_TIMEOUT,
@@ -170,7 +194,19 @@ async fn graphql(
     let Some(tenant) = gateway.authenticate(&headers) else {
         return unauthorized();
     };
-    let context = RequestContext::new(tenant, gateway.store.clone());
+    let refresh = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|directive| directive.trim().eq_ignore_ascii_case("no-cache"));
+    let context = RequestContext::new(
+        tenant,
+        gateway.store.clone(),
+        gateway.cache.clone(),
+        refresh,
+        &gateway.loader_config,
+    );
     let request = request.into_inner().data(context);
     GraphQLResponse::from(gateway.schema.execute(request).await).into_response()
 }
@@ -194,6 +230,14 @@ async fn ready(State(gateway): State<Arc<Gateway>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
+}
+
+async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        gateway.metrics.render(),
+    )
+        .into_response()
 }
 
 fn unauthorized() -> Response {

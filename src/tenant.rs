@@ -5,6 +5,8 @@ use secrecy::SecretString;
 use crate::{
     config::{Config, ConfigError, TenantConfig},
     identity::PhoneRegion,
+    metrics::Metrics,
+    upstream::limits::LimitsRegistry,
     upstream::{UpstreamError, casebook::CasebookClient, ghl::GhlClient},
 };
 
@@ -27,12 +29,21 @@ impl std::fmt::Debug for Tenant {
 
 impl Tenant {
     /// Builds the clients of one configured tenant.
+    ///
+    /// Every upstream call is counted in `metrics`, and GHL calls wait for the limits of
+    /// their location in `limits`.
     pub fn from_config(
         id: &str,
         tenant: &TenantConfig,
         config: &Config,
+        metrics: &Metrics,
+        limits: &LimitsRegistry,
     ) -> Result<Tenant, ConfigError> {
-        let settings = config.upstream.http_settings();
+        let mut settings = config.upstream.http_settings();
+        settings.metrics = Some(metrics.clone());
+        let casebook_settings = settings.clone();
+        settings.limits =
+            Some(limits.for_location(&tenant.ghl.location_id, config.upstream.ghl_limits));
         let client_error = |system: &str, error: UpstreamError| {
             ConfigError::Invalid(format!(
                 "tenants.{id}.{system}: could not build the HTTP client: {error}"
@@ -41,10 +52,11 @@ impl Tenant {
         let casebook = CasebookClient::new(
             tenant.casebook.base_url.clone(),
             tenant.casebook.token.clone(),
-            &settings,
+            &casebook_settings,
         )
         .map_err(|e| client_error("casebook", e))?
-        .with_max_url_length(config.upstream.casebook_max_url_length);
+        .with_max_url_length(config.upstream.casebook_max_url_length)
+        .with_max_ids_per_request(config.upstream.casebook_max_ids_per_request);
         let ghl = GhlClient::new(
             tenant.ghl.base_url.clone(),
             tenant.ghl.location_id.clone(),

@@ -31,7 +31,7 @@ pub struct Contact {
     /// The Casebook record, when the caller already read it.
     pub casebook: Option<CasebookPerson>,
     /// The GHL record, when the caller already read it.
-    pub ghl: Option<GhlContact>,
+    pub ghl: Option<Box<GhlContact>>,
     /// Whether `ghl` is a whole record rather than a search row (which lacks the names).
     pub ghl_complete: bool,
 }
@@ -74,7 +74,7 @@ impl Contact {
         };
         if let Some(contact) = &self.ghl {
             if self.ghl_complete || !complete {
-                return Ok(Some(contact.clone()));
+                return Ok(Some((**contact).clone()));
             }
         }
         load_ghl_contact(ctx, id).await.map(Some)
@@ -385,7 +385,7 @@ impl Contact {
     async fn ghl(&self) -> Option<GhlContactRecord> {
         self.link.ghl_id.clone().map(|id| GhlContactRecord {
             id,
-            row: self.ghl.clone(),
+            row: self.ghl.as_deref().cloned(),
             complete: self.ghl_complete,
         })
     }

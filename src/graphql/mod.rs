@@ -13,7 +13,7 @@ use async_graphql::{Context, EmptyMutation, EmptySubscription, Schema};
 
 pub use query::Query;
 
-use crate::{store::LinkStore, tenant::Tenant};
+use crate::{cache::RecordCache, store::LinkStore, tenant::Tenant};
 
 /// The executable schema.
 pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
@@ -22,16 +22,28 @@ pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
 pub struct RequestContext {
     pub tenant: Arc<Tenant>,
     pub store: LinkStore,
+    pub cache: RecordCache,
+    /// Read through the cache and refresh it (`Cache-Control: no-cache`).
+    pub refresh: bool,
     pub loaders: loaders::Loaders,
 }
 
 impl RequestContext {
-    /// Builds the context of one request for `tenant`.
-    pub fn new(tenant: Arc<Tenant>, store: LinkStore) -> RequestContext {
-        let loaders = loaders::Loaders::new(&tenant);
+    /// Builds the context of one request for `tenant`. With `refresh`, loaders ignore
+    /// cached entries and replace them with fresh upstream reads.
+    pub fn new(
+        tenant: Arc<Tenant>,
+        store: LinkStore,
+        cache: RecordCache,
+        refresh: bool,
+        loader_config: &loaders::LoaderConfig,
+    ) -> RequestContext {
+        let loaders = loaders::Loaders::new(&tenant, cache.clone(), refresh, loader_config);
         RequestContext {
             tenant,
             store,
+            cache,
+            refresh,
             loaders,
         }
     }

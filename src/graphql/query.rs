@@ -4,6 +4,8 @@ use async_graphql::{
     Context, ID, Object, Result, SimpleObject,
     connection::{Connection, Edge},
 };
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -14,11 +16,14 @@ use super::{
     ids::{GlobalId, ItemRef, decode_cursor, encode_cursor},
     items::{Appointment, Node, Note, Task},
 };
-use crate::upstream::{
-    System, UpstreamError,
-    casebook::names::APPOINTMENT_NOTE_TYPE,
-    casebook::{CasebookPerson, names::MAX_PAGE_SIZE},
-    ghl::{GhlContact, SearchContactsRequest, SearchSort},
+use crate::{
+    cache::{CacheKey, Cached, RecordKind},
+    upstream::{
+        System, UpstreamError,
+        casebook::names::APPOINTMENT_NOTE_TYPE,
+        casebook::{CasebookPerson, Page, names::MAX_PAGE_SIZE},
+        ghl::{GhlContact, SearchContactsRequest, SearchContactsResponse, SearchSort},
+    },
 };
 
 const CONTACTS_DEFAULT: usize = 20;
@@ -50,7 +55,7 @@ enum ListPosition {
 /// A contact found while listing, before its link is known.
 enum Found {
     Casebook(CasebookPerson),
-    Ghl(GhlContact),
+    Ghl(Box<GhlContact>),
 }
 
 #[Object]
@@ -132,7 +137,7 @@ impl Query {
             )));
         };
         let mut contact = Contact::new(link);
-        contact.ghl = Some(record);
+        contact.ghl = Some(Box::new(record));
         contact.ghl_complete = true;
         Ok(Some(contact))
     }
@@ -259,15 +264,10 @@ impl Query {
             position = match position {
                 ListPosition::Casebook { offset } => {
                     let limit = (wanted - found.len()).min(MAX_PAGE_SIZE as usize) as u32;
-                    let page = request
-                        .tenant
-                        .casebook
-                        .search_people(query.as_deref(), offset, limit)
-                        .await
-                        .map_err(|e| errors::upstream(&e))?;
+                    let page = people_page(request, query.as_deref(), offset, limit).await?;
                     casebook_total = page.total;
                     let count = page.items.len() as u64;
-                    for (index, person) in page.items.into_iter().enumerate() {
+                    for (index, person) in page.items.iter().cloned().enumerate() {
                         let after_this = ListPosition::Casebook {
                             offset: offset + index as u64 + 1,
                         };
@@ -288,20 +288,12 @@ impl Query {
                         page_limit,
                         search_after,
                         query: query.clone(),
-                        sort: vec![SearchSort {
-                            field: "dateAdded".to_string(),
-                            direction: "asc".to_string(),
-                        }],
-                        ..SearchContactsRequest::default()
+                        sort: vec![SearchSort::asc("dateAdded")],
+                        ..SearchContactsRequest::new(page_limit)
                     };
-                    let response = request
-                        .tenant
-                        .ghl
-                        .search_contacts(&search)
-                        .await
-                        .map_err(|e| errors::upstream(&e))?;
+                    let response = ghl_search(request, &search).await?;
                     ghl_total = response.total;
-                    let rows = response.contacts;
+                    let rows = response.contacts.clone();
                     let count = rows.len();
                     let last = rows.last().and_then(|row| row.search_after.clone());
                     let kept = ghl_rows_without_casebook(ctx, query.as_deref(), rows).await?;
@@ -309,7 +301,7 @@ impl Query {
                         let after_this = ListPosition::Ghl {
                             search_after: row.search_after.clone(),
                         };
-                        found.push((after_this, Found::Ghl(row)));
+                        found.push((after_this, Found::Ghl(Box::new(row))));
                     }
                     match last {
                         Some(last) if count == page_limit as usize => ListPosition::Ghl {
@@ -460,28 +452,13 @@ async fn contact_total(
     let request = RequestContext::get(ctx)?;
     let casebook_total = match casebook_total {
         Some(total) => Some(total),
-        None => {
-            request
-                .tenant
-                .casebook
-                .search_people(None, 0, 1)
-                .await
-                .map_err(|e| errors::upstream(&e))?
-                .total
-        }
+        None => people_page(request, None, 0, 1).await?.total,
     };
     let ghl_total = match ghl_total {
         Some(total) => Some(total),
         None => {
-            request
-                .tenant
-                .ghl
-                .search_contacts(&SearchContactsRequest {
-                    page_limit: 1,
-                    ..SearchContactsRequest::default()
-                })
-                .await
-                .map_err(|e| errors::upstream(&e))?
+            ghl_search(request, &SearchContactsRequest::new(1))
+                .await?
                 .total
         }
     };
@@ -494,6 +471,58 @@ async fn contact_total(
         (Some(casebook), Some(ghl)) => Some((casebook + ghl).saturating_sub(joined)),
         _ => None,
     })
+}
+
+/// One page of Casebook people, through the list cache.
+async fn people_page(
+    request: &RequestContext,
+    query: Option<&str>,
+    offset: u64,
+    limit: u32,
+) -> Result<Arc<Page<CasebookPerson>>> {
+    let key = CacheKey {
+        tenant: Arc::from(request.tenant.id.as_str()),
+        system: System::Casebook,
+        kind: RecordKind::List,
+        id: format!("people?query={query:?}&offset={offset}&limit={limit}"),
+    };
+    let client = request.tenant.casebook.clone();
+    let query = query.map(str::to_string);
+    let load = async move {
+        let page = client
+            .search_people(query.as_deref(), offset, limit)
+            .await?;
+        Ok(Cached::CasebookPeoplePage(Arc::new(page)))
+    };
+    match request.cache.get_or_load(key, request.refresh, load).await {
+        Ok(Cached::CasebookPeoplePage(page)) => Ok(page),
+        Ok(_) => Err(errors::not_found("Casebook returned no people page")),
+        Err(error) => Err(errors::upstream(&error)),
+    }
+}
+
+/// One page of a GHL contact search, through the list cache.
+async fn ghl_search(
+    request: &RequestContext,
+    search: &SearchContactsRequest,
+) -> Result<Arc<SearchContactsResponse>> {
+    let key = CacheKey {
+        tenant: Arc::from(request.tenant.id.as_str()),
+        system: System::Ghl,
+        kind: RecordKind::List,
+        id: serde_json::to_string(search).unwrap_or_default(),
+    };
+    let client = request.tenant.ghl.clone();
+    let search = search.clone();
+    let load = async move {
+        let response = client.search_contacts(&search).await?;
+        Ok(Cached::GhlSearchPage(Arc::new(response)))
+    };
+    match request.cache.get_or_load(key, request.refresh, load).await {
+        Ok(Cached::GhlSearchPage(response)) => Ok(response),
+        Ok(_) => Err(errors::not_found("GHL returned no search page")),
+        Err(error) => Err(errors::upstream(&error)),
+    }
 }
 
 fn invalid_id(id: &ID, expected: &str) -> async_graphql::Error {

@@ -1,14 +1,445 @@
-//! TEMPORARY STUB (replaced by the simulator branch).
-#![allow(dead_code, unused_variables)]
-use super::{common::RunningSim, seed::Dataset};
-use std::net::SocketAddr;
+//! HTTP simulator of the GoHighLevel (LeadConnector) API v2, read endpoints for contacts,
+//! their tasks, notes and appointments, and calendar appointments.
+//!
+//! It reproduces what a GHL client sees on the wire. The bearer-token and `Version` header
+//! checks return GHL's 401 bodies, and a `locationId` the token does not cover is a 403.
+//! Validation errors are 422 bodies whose `message` is an array. Each endpoint has its own
+//! envelope, and every response carries `X-RateLimit-*` headers. The data comes from
+//! [`seed::Dataset`].
+//!
+//! Layers, outermost first: rate-limit headers, then [`common::instrument`] (stats,
+//! latency, faults, `/_sim/*` admin routes), then token and `Version` checks, then the
+//! route handlers.
+
+mod handlers;
+mod search;
+mod store;
+
+use std::{
+    collections::{HashMap, VecDeque},
+    net::SocketAddr,
+    sync::{Arc, Mutex, PoisonError, RwLock},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Json, Router,
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::{NaiveDate, Utc};
+use serde_json::{Value, json};
+
+use crate::sim::{
+    common::{self, ErrorBody, RunningSim, SimControl},
+    seed,
+};
+
+pub use store::{LANGUAGE_FIELD_ID, SIM_GROUP_ID, SIM_USER_ID};
+
+/// Bearer token accepted by default, bound to [`seed::GHL_LOCATION_ID`].
 pub const DEFAULT_TOKEN: &str = "ghl-sim-token";
-#[derive(Default)]
-pub struct GhlSimOptions;
+
+/// `Version` header values GHL publishes; any of them is accepted on every route.
+pub const PUBLISHED_VERSIONS: [&str; 4] = ["2021-04-15", "2021-07-28", "2023-02-21", "v3"];
+
+/// Burst limit: requests per location in one [`RATE_WINDOW`].
+pub const RATE_LIMIT_MAX: u64 = 100;
+/// Length of the sliding burst window.
+pub const RATE_WINDOW: Duration = Duration::from_secs(10);
+/// Daily limit per location.
+pub const RATE_LIMIT_DAILY: u64 = 200_000;
+
+/// Settings of one GHL simulator.
+#[derive(Clone)]
+pub struct GhlSimOptions {
+    /// Bearer tokens accepted, each bound to one location id. Default: {"ghl-sim-token": seed::GHL_LOCATION_ID}.
+    pub tokens: HashMap<String, String>,
+    /// Status for an unknown contact/task/note id: 400 (what live GHL has been seen to return,
+    /// `{"statusCode":400,"message":"Contact with id <x> not found"}`) by default, or 404.
+    pub not_found_status: u16,
+}
+
+impl Default for GhlSimOptions {
+    fn default() -> Self {
+        GhlSimOptions {
+            tokens: HashMap::from([(DEFAULT_TOKEN.to_string(), seed::GHL_LOCATION_ID.to_string())]),
+            not_found_status: 400,
+        }
+    }
+}
+
+impl std::fmt::Debug for GhlSimOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens stay out of logs; only the locations they grant are shown.
+        let mut locations: Vec<&String> = self.tokens.values().collect();
+        locations.sort();
+        f.debug_struct("GhlSimOptions")
+            .field("token_locations", &locations)
+            .field("not_found_status", &self.not_found_status)
+            .finish()
+    }
+}
+
+impl GhlSimOptions {
+    /// Checks the options; the error names the invalid value and the accepted ones.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.not_found_status != 400 && self.not_found_status != 404 {
+            return Err(format!(
+                "invalid GHL simulator not_found_status {}: use 400 or 404",
+                self.not_found_status
+            ));
+        }
+        if self.tokens.is_empty() {
+            return Err(
+                "the GHL simulator needs at least one token: add one to GhlSimOptions::tokens"
+                    .to_string(),
+            );
+        }
+        if let Some((_, location)) = self
+            .tokens
+            .iter()
+            .find(|(token, location)| token.trim().is_empty() || location.trim().is_empty())
+        {
+            return Err(format!(
+                "invalid GHL simulator token entry for location {location:?}: \
+                 tokens and location ids must not be blank"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Shared state of the route handlers.
+struct GhlState {
+    store: RwLock<store::Store>,
+    tokens: HashMap<String, String>,
+    not_found_status: StatusCode,
+    rate_limits: RateLimits,
+}
+
+/// The location a request's token grants, stored in the request extensions by
+/// [`authenticate`].
+#[derive(Debug, Clone)]
+struct TokenLocation(String);
+
+impl GhlState {
+    fn store(&self) -> std::sync::RwLockReadGuard<'_, store::Store> {
+        self.store.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Builds the error for an id that does not exist, e.g. `resource` "Contact".
+    fn not_found(&self, resource: &str, id: &str) -> ApiError {
+        ApiError::Message {
+            status: self.not_found_status,
+            message: format!("{resource} with id {id} not found"),
+        }
+    }
+
+    /// Returns the location of the request's bearer token, if the token is configured.
+    fn location_of(&self, headers: &HeaderMap) -> Option<&str> {
+        let token = bearer_token(headers)?;
+        self.tokens.get(token).map(String::as_str)
+    }
+}
+
+/// Error bodies in GHL's shape: `{statusCode, message}` for 400, `message` as an array
+/// for 422, and `{statusCode, message, error}` with the reason phrase otherwise.
+pub struct GhlErrors;
+
+impl ErrorBody for GhlErrors {
+    fn error_response(&self, status: StatusCode, detail: &str) -> Response {
+        error_response(status, detail)
+    }
+}
+
+/// Builds a GHL error response with one message.
+fn error_response(status: StatusCode, message: &str) -> Response {
+    tracing::debug!(
+        status = status.as_u16(),
+        message,
+        "GHL simulator error response"
+    );
+    let body = match status {
+        StatusCode::BAD_REQUEST => json!({ "statusCode": 400, "message": message }),
+        StatusCode::UNPROCESSABLE_ENTITY => json!({
+            "statusCode": 422,
+            "message": [message],
+            "error": "Unprocessable Entity",
+        }),
+        other => json!({
+            "statusCode": other.as_u16(),
+            "message": message,
+            "error": other.canonical_reason().unwrap_or("Error"),
+        }),
+    };
+    (status, Json(body)).into_response()
+}
+
+/// A handler error, rendered in GHL's error shape.
+#[derive(Debug)]
+enum ApiError {
+    /// An error with one message.
+    Message { status: StatusCode, message: String },
+    /// A 422 validation error with every problem found.
+    Unprocessable(Vec<String>),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Message { status, message } => error_response(status, &message),
+            ApiError::Unprocessable(messages) => unprocessable_response(messages),
+        }
+    }
+}
+
+/// Builds GHL's 422 validation response, whose `message` is an array.
+fn unprocessable_response(messages: Vec<String>) -> Response {
+    tracing::debug!(
+        ?messages,
+        "GHL simulator rejected a request as unprocessable"
+    );
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({
+            "statusCode": 422,
+            "message": messages,
+            "error": "Unprocessable Entity",
+        })),
+    )
+        .into_response()
+}
+
+/// Builds the 403 for a location the token does not cover.
+fn forbidden_location() -> ApiError {
+    ApiError::Message {
+        status: StatusCode::FORBIDDEN,
+        message: "The token does not have access to this location.".to_string(),
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
+/// Builds the instrumented GHL router over a copy of `dataset`.
+///
+/// An invalid `options.not_found_status` is replaced by 400 with a warning; [`start`]
+/// rejects it instead.
+pub fn router(dataset: &seed::Dataset, options: GhlSimOptions, control: SimControl) -> Router {
+    let not_found_status = match options.not_found_status {
+        404 => StatusCode::NOT_FOUND,
+        400 => StatusCode::BAD_REQUEST,
+        other => {
+            tracing::warn!(
+                not_found_status = other,
+                "invalid GHL simulator not_found_status; using 400"
+            );
+            StatusCode::BAD_REQUEST
+        }
+    };
+    let state = Arc::new(GhlState {
+        store: RwLock::new(store::Store::seeded(dataset)),
+        tokens: options.tokens,
+        not_found_status,
+        rate_limits: RateLimits::default(),
+    });
+
+    let api = Router::new()
+        .route("/contacts/", get(handlers::list_contacts))
+        .route("/contacts", get(handlers::list_contacts))
+        .route("/contacts/search", post(handlers::search_contacts))
+        .route("/contacts/search/duplicate", get(handlers::find_duplicate))
+        .route(
+            "/contacts/business/{businessId}",
+            get(handlers::business_contacts),
+        )
+        .route("/contacts/{contactId}", get(handlers::get_contact))
+        .route("/contacts/{contactId}/tasks", get(handlers::list_tasks))
+        .route(
+            "/contacts/{contactId}/tasks/{taskId}",
+            get(handlers::get_task),
+        )
+        .route("/contacts/{contactId}/notes", get(handlers::list_notes))
+        .route("/contacts/{contactId}/notes/{id}", get(handlers::get_note))
+        .route(
+            "/contacts/{contactId}/appointments",
+            get(handlers::contact_appointments),
+        )
+        .route(
+            "/calendars/events/appointments/{eventId}",
+            get(handlers::get_calendar_event),
+        )
+        .method_not_allowed_fallback(route_not_found)
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .fallback(route_not_found)
+        .with_state(state.clone());
+
+    control.record_header("version");
+    common::instrument(api, control, Arc::new(GhlErrors)).layer(middleware::from_fn_with_state(
+        state,
+        add_rate_limit_headers,
+    ))
+}
+
+/// Validates the options, binds `listen` and serves the simulator in a tokio task.
 pub async fn start(
     listen: SocketAddr,
-    dataset: &Dataset,
+    dataset: &seed::Dataset,
     options: GhlSimOptions,
 ) -> std::io::Result<RunningSim> {
-    unimplemented!()
+    options
+        .validate()
+        .map_err(|message| std::io::Error::new(std::io::ErrorKind::InvalidInput, message))?;
+    let control = SimControl::new();
+    let app = router(dataset, options, control.clone());
+    common::serve(listen, app, control).await
+}
+
+/// Responds to unknown routes and methods with a 404 `Cannot METHOD /path`, the body
+/// GHL's NestJS server writes.
+async fn route_not_found(request: Request) -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        &format!("Cannot {} {}", request.method(), request.uri().path()),
+    )
+}
+
+/// Checks the bearer token and the `Version` header, then stores the token's location
+/// for the handlers.
+// NOTE: live GHL's order of checks when both the token and the Version header are wrong is
+// not documented; this simulator reports the token first.
+async fn authenticate(
+    State(state): State<Arc<GhlState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let Some(location) = state.location_of(request.headers()) else {
+        return error_response(
+            StatusCode::UNAUTHORIZED,
+            "Invalid token: access token is invalid",
+        );
+    };
+    let location = location.to_string();
+
+    match request.headers().get("version") {
+        None => {
+            return error_response(StatusCode::UNAUTHORIZED, "version header was not found.");
+        }
+        Some(value) => {
+            let known = value
+                .to_str()
+                .is_ok_and(|version| PUBLISHED_VERSIONS.contains(&version.trim()));
+            if !known {
+                return error_response(StatusCode::UNAUTHORIZED, "version header is invalid");
+            }
+        }
+    }
+
+    request.extensions_mut().insert(TokenLocation(location));
+    next.run(request).await
+}
+
+/// Sliding-window request counts per location.
+#[derive(Default)]
+struct RateLimits {
+    per_location: Mutex<HashMap<String, LocationUsage>>,
+}
+
+struct LocationUsage {
+    recent: VecDeque<Instant>,
+    day: NaiveDate,
+    daily: u64,
+}
+
+impl RateLimits {
+    /// Counts one request for `location` and returns the remaining burst and daily quota.
+    fn record(&self, location: &str) -> (u64, u64) {
+        let now = Instant::now();
+        let today = Utc::now().date_naive();
+        let mut usage = self
+            .per_location
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = usage
+            .entry(location.to_string())
+            .or_insert_with(|| LocationUsage {
+                recent: VecDeque::new(),
+                day: today,
+                daily: 0,
+            });
+        while entry
+            .recent
+            .front()
+            .is_some_and(|seen| now.duration_since(*seen) >= RATE_WINDOW)
+        {
+            entry.recent.pop_front();
+        }
+        entry.recent.push_back(now);
+        if entry.day != today {
+            entry.day = today;
+            entry.daily = 0;
+        }
+        entry.daily += 1;
+        (
+            RATE_LIMIT_MAX.saturating_sub(entry.recent.len() as u64),
+            RATE_LIMIT_DAILY.saturating_sub(entry.daily),
+        )
+    }
+}
+
+/// Adds GHL's `X-RateLimit-*` headers to every API response and counts the requests of
+/// each token's location. Requests without a valid token are not counted.
+// NOTE: the simulator only reports the quota and never returns 429 by itself. Add a fault
+// rule with status 429 to simulate an exhausted quota.
+async fn add_rate_limit_headers(
+    State(state): State<Arc<GhlState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/_sim/") {
+        return next.run(request).await;
+    }
+    let (burst_remaining, daily_remaining) = match state.location_of(request.headers()) {
+        Some(location) => state.rate_limits.record(location),
+        None => (RATE_LIMIT_MAX, RATE_LIMIT_DAILY),
+    };
+
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let values = [
+        ("x-ratelimit-limit-daily", RATE_LIMIT_DAILY),
+        ("x-ratelimit-daily-remaining", daily_remaining),
+        (
+            "x-ratelimit-interval-milliseconds",
+            RATE_WINDOW.as_millis() as u64,
+        ),
+        ("x-ratelimit-max", RATE_LIMIT_MAX),
+        ("x-ratelimit-remaining", burst_remaining),
+    ];
+    for (name, value) in values {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    response
+}
+
+/// Parses a JSON request body as GHL does: an empty body is `{}`, and text that is not
+/// JSON is a 400 with a message naming the problem.
+fn parse_json_body(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|error| ApiError::Message {
+        status: StatusCode::BAD_REQUEST,
+        message: format!("Invalid JSON in request body: {error}; send a JSON object"),
+    })
 }

@@ -7,6 +7,9 @@
 pub mod casebook;
 pub mod ghl;
 mod http;
+pub mod limits;
+#[cfg(test)]
+mod test_support;
 
 use std::{fmt, time::Duration};
 

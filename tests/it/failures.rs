@@ -65,8 +65,33 @@ async fn casebook_401_is_upstream_unauthorized() {
 }
 
 #[tokio::test]
-async fn casebook_404_is_not_found() {
-    casebook_failure_keeps_ghl(404, "NOT_FOUND").await;
+async fn ghl_404_is_not_found_and_keeps_casebook() {
+    let app = TestApp::start().await;
+    let person = app.linked_person();
+    let casebook = person.casebook.as_ref().unwrap();
+    let ghl = person.ghl.as_ref().unwrap();
+    app.fault(
+        &app.ghl,
+        json!({ "method": "GET", "path": format!("/contacts/{}", ghl.id), "status": 404 }),
+    )
+    .await;
+
+    let body = app.query(BOTH_SIDES, json!({ "id": casebook.id })).await;
+
+    let contact = &body["data"]["contactByCasebookId"];
+    assert_eq!(
+        contact["casebook"]["firstName"],
+        casebook.first_name.as_str(),
+        "{body:#}"
+    );
+    assert_eq!(contact["ghl"]["email"], Value::Null);
+    let error = errors(&body)
+        .into_iter()
+        .find(|e| e["path"] == json!(["contactByCasebookId", "ghl", "email"]))
+        .unwrap_or_else(|| panic!("an error at the GHL field: {body:#}"));
+    assert_eq!(error["extensions"]["code"], "NOT_FOUND");
+    assert_eq!(error["extensions"]["system"], "GHL");
+    assert_no_secrets(&app, &body);
 }
 
 #[tokio::test]
@@ -88,7 +113,12 @@ async fn ghl_failure_keeps_casebook() {
         contact["casebook"]["firstName"],
         casebook.first_name.as_str()
     );
-    assert_eq!(contact["ghl"], Value::Null, "{body:#}");
+    assert_eq!(
+        contact["ghl"]["id"],
+        ghl.id.as_str(),
+        "the id needs no GHL call: {body:#}"
+    );
+    assert_eq!(contact["ghl"]["email"], Value::Null);
     let ghl_error = errors(&body)
         .into_iter()
         .find(|e| e["path"] == json!(["contactByCasebookId", "ghl", "email"]))

@@ -1,6 +1,7 @@
 //! Integration tests: the gateway and both simulators on loopback, over real HTTP.
 
 mod auth;
+mod batching;
 mod failures;
 mod reads;
 mod schema;

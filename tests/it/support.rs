@@ -1,6 +1,7 @@
 //! Starts the simulators and the gateway for one test.
 
 use casebook_ghl_gateway::{
+    config::Config,
     demo::config_for,
     server::{self, Gateway, RunningGateway},
     sim::{
@@ -26,7 +27,11 @@ pub struct TestApp {
 impl TestApp {
     /// Starts everything with the default data set and a fresh in-memory database.
     pub async fn start() -> TestApp {
-        let dataset = Dataset::default();
+        TestApp::start_with(Dataset::default(), |_| {}).await
+    }
+
+    /// Starts everything with `dataset`, after `configure` has changed the configuration.
+    pub async fn start_with(dataset: Dataset, configure: impl FnOnce(&mut Config)) -> TestApp {
         let loopback = "127.0.0.1:0".parse().unwrap();
         let casebook = casebook::start(loopback, &dataset, CasebookSimOptions::default())
             .await
@@ -34,12 +39,13 @@ impl TestApp {
         let ghl = ghl::start(loopback, &dataset, GhlSimOptions::default())
             .await
             .expect("GHL simulator starts");
-        let config = config_for(
+        let mut config = config_for(
             &casebook.base_url,
             &ghl.base_url,
             API_KEY,
             "sqlite::memory:",
         );
+        configure(&mut config);
         let gateway = Gateway::build(&config).await.expect("gateway builds");
         let gateway = server::start(gateway, loopback)
             .await
@@ -114,6 +120,18 @@ impl TestApp {
             "fault accepted: {}",
             response.status()
         );
+    }
+
+    /// Clears both simulators' request statistics.
+    pub fn reset_stats(&self) {
+        for sim in [&self.casebook, &self.ghl] {
+            sim.control.reset_stats();
+        }
+    }
+
+    /// Requests a simulator received on one route, such as `GET /contacts/{contactId}`.
+    pub fn calls(&self, sim: &RunningSim, route: &str) -> u64 {
+        sim.control.count(route)
     }
 
     /// A simulator's request statistics.
