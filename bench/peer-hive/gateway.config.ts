@@ -4,7 +4,7 @@
 // PEER_RESPONSE_CACHE=1 turns on Hive Gateway's response cache (the documented
 // `responseCaching` option) for the warm cases; any other value, or none, leaves every
 // setting at its default for the cold cases. Entries are keyed by the Authorization
-// header, so one GHL token never reads another token's answers, and live for
+// header, so one GHL token never reads responses cached for another token, and live for
 // PEER_RESPONSE_CACHE_TTL_MS milliseconds (default 60000, the gateway's own default time
 // to live for task and note lists).
 import { defineConfig } from '@graphql-hive/gateway';

@@ -15,8 +15,8 @@ pub enum BodyCheck {
     Peer,
 }
 
-/// Why a response failed its check. The kind names the failure for the counters; the
-/// detail is an example kept for the report.
+/// A failed check: the kind names the failure in the counters, and the detail is an
+/// example kept for the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub kind: String,
@@ -40,7 +40,7 @@ impl Failure {
         }
     }
 
-    /// A request that got no HTTP response (refused, reset, timed out).
+    /// Classifies a request that got no HTTP response (refused, reset, timed out).
     pub fn transport(error: &reqwest::Error) -> Self {
         let kind = if error.is_timeout() {
             "timeout"

@@ -63,6 +63,8 @@ pub fn expected_casebook(casebook_contacts: u64, batch_size: u32) -> u64 {
 
 /// Expected GHL requests: one search, then tasks, notes and appointments of each contact,
 /// because GHL has no multi-contact read.
+// NOTE: a page of Casebook people only needs no GHL search, because the gateway takes
+// their GHL ids from its link store; the measured count is then one below this.
 pub fn expected_ghl(ghl_contacts: u64) -> u64 {
     1 + 3 * ghl_contacts
 }

@@ -22,7 +22,7 @@ use crate::{
     upstream::{self, SimCounts},
 };
 
-/// How requests are started.
+/// The schedule on which requests start.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadMode {
@@ -306,12 +306,12 @@ async fn closed_loop(
             let mut local = PhaseResult::default();
             let mut index = worker;
             while Instant::now() < deadline {
-                let taken = budget.fetch_update(
+                let reserved = budget.fetch_update(
                     std::sync::atomic::Ordering::Relaxed,
                     std::sync::atomic::Ordering::Relaxed,
                     |left| left.checked_sub(1),
                 );
-                if taken.is_err() {
+                if reserved.is_err() {
                     break;
                 }
                 let sent = Instant::now();

@@ -79,7 +79,7 @@ struct RunArgs {
     /// Name of the case in the results file, such as "ghl-only-cold".
     #[arg(long)]
     case: String,
-    /// Which gateway served the case: "ours" or "peer".
+    /// Gateway that served the case: "ours" or "peer".
     #[arg(long, default_value = "ours")]
     side: String,
     /// File holding the GraphQL query.
@@ -88,7 +88,7 @@ struct RunArgs {
     /// File holding a JSON array of variable objects; request i uses entry i modulo its length.
     #[arg(long)]
     variables_file: Option<PathBuf>,
-    /// Which response bodies count as failures.
+    /// Rules that decide which response bodies count as failures.
     #[arg(long, value_enum, default_value_t = BodyCheck::Gateway)]
     check: BodyCheck,
     /// Requests per second, sent on schedule whatever the latency (open loop).
@@ -103,11 +103,11 @@ struct RunArgs {
     /// Length of the unmeasured phase before it, in seconds.
     #[arg(long, default_value_t = 2.0)]
     warmup_s: f64,
-    /// Most requests in flight in open-loop mode; later requests wait, and their wait counts
-    /// in their latency.
+    /// Maximum requests in flight in open-loop mode; later requests wait, and the wait
+    /// counts in their latency.
     #[arg(long, default_value_t = 256)]
     max_in_flight: usize,
-    /// Most requests of one phase, whatever the duration.
+    /// Maximum requests of one phase, whatever the duration.
     #[arg(long, default_value_t = 1_000_000)]
     max_requests: u64,
     /// Simulator whose /_sim/stats is reset before and read after the measured phase, as

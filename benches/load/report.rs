@@ -52,7 +52,7 @@ fn read_results(path: &Path) -> anyhow::Result<Results> {
     Ok(results)
 }
 
-/// The median (the lower middle value for an even count).
+/// Returns the median, or the lower of the two middle values for an even count.
 pub fn median(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
@@ -220,74 +220,122 @@ fn offered(record: &CaseRecord) -> f64 {
     }
 }
 
+/// `a / b` to two decimals, or "-" when `b` is zero (both zero reads as "1.00").
+fn ratio_text(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.2}", a / b)
+    } else if a == 0.0 {
+        "1.00".to_string()
+    } else {
+        "-".to_string()
+    }
+}
+
 fn print_comparison(results: &Results) {
-    for case in ["ghl-only-cold", "ghl-only-warm"] {
+    // Every (case, mode) pair that both sides ran, in the order of the file.
+    let mut pairs: Vec<(&str, LoadMode)> = Vec::new();
+    for record in &results.loads {
+        let key = (record.case.as_str(), record.mode);
+        let is_comparison = record.case == "ghl-only-cold" || record.case == "ghl-only-warm";
+        if is_comparison
+            && !pairs
+                .iter()
+                .any(|(case, mode)| *case == key.0 && same_mode(*mode, key.1))
+        {
+            pairs.push(key);
+        }
+    }
+    for (case, mode) in pairs {
         let find = |side: &str| {
             results
                 .loads
                 .iter()
                 .rev()
-                .find(|r| r.case == case && r.side == side)
+                .find(|r| r.case == case && same_mode(r.mode, mode) && r.side == side)
         };
         let (Some(ours), Some(peer)) = (find("ours"), find("peer")) else {
             continue;
         };
-        let title = if case.ends_with("cold") {
-            "cold: no cache in either gateway"
-        } else {
-            "warm: our record cache, the peer's response cache"
-        };
-        let mode = match ours.mode {
-            LoadMode::Rate(rate) => format!("open loop at {rate} req/s"),
-            LoadMode::Concurrency(concurrency) => format!("closed loop, {concurrency} connections"),
-        };
-        println!("### GHL-only contact with tasks and notes, {title} ({mode})\n");
-        println!(
-            "| gateway | req/s | p50 ms | p99 ms | failed | upstream calls/request | peak RSS MiB |"
-        );
-        println!("|---|---|---|---|---|---|---|");
-        for (name, run) in [("ours", ours), ("Hive Gateway", peer)] {
-            println!(
-                "| {name} | {:.1} | {:.2} | {:.2} | {} | {:.3} | {} |",
-                run.throughput_rps,
-                run.p50_ms,
-                run.p99_ms,
-                run.failed,
-                run.upstream_per_request,
-                peak_mib(run).map_or("-".to_string(), |mib| format!("{mib:.1}")),
-            );
-        }
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-        let throughput = ratio(ours.throughput_rps, peer.throughput_rps);
-        let p99 = ratio(ours.p99_ms, peer.p99_ms);
-        let calls = ratio(ours.upstream_per_request, peer.upstream_per_request);
-        let memory = match (peak_mib(ours), peak_mib(peer)) {
-            (Some(a), Some(b)) => format!("{:.3}", ratio(a, b)),
-            _ => "-".to_string(),
-        };
-        println!(
-            "| ours / peer | {throughput:.2} | {:.2} | {p99:.2} | - | {calls:.2} | {memory} |",
-            ratio(ours.p50_ms, peer.p50_ms)
-        );
-        println!();
-        println!(
-            "Target: at least {THROUGHPUT_RATIO_TARGET:.0}x the peer's throughput: {} ({throughput:.2}x).",
-            met(throughput >= THROUGHPUT_RATIO_TARGET)
-        );
-        println!(
-            "Target: no more upstream calls per request than the peer: {} ({:.3} vs {:.3}).",
-            met(ours.upstream_per_request <= peer.upstream_per_request),
-            ours.upstream_per_request,
-            peer.upstream_per_request
-        );
-        if ours.failed > 0 || peer.failed > 0 {
-            println!(
-                "Failures: ours {:?}, peer {:?}.",
-                ours.failures, peer.failures
-            );
-        }
-        println!();
+        print_pair(case, mode, ours, peer);
     }
+}
+
+fn same_mode(a: LoadMode, b: LoadMode) -> bool {
+    match (a, b) {
+        (LoadMode::Rate(x), LoadMode::Rate(y)) => x == y,
+        (LoadMode::Concurrency(x), LoadMode::Concurrency(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn print_pair(case: &str, mode: LoadMode, ours: &CaseRecord, peer: &CaseRecord) {
+    let title = if case.ends_with("cold") {
+        "cold: no cache in either gateway"
+    } else {
+        "warm: our record cache, the peer's response cache"
+    };
+    let mode = match mode {
+        LoadMode::Rate(rate) => format!("open loop at {rate} req/s"),
+        LoadMode::Concurrency(concurrency) => format!("closed loop, {concurrency} connections"),
+    };
+    println!("### GHL-only contact with tasks and notes, {title} ({mode})\n");
+    print_pair_table(ours, peer);
+    print_pair_targets(ours, peer);
+}
+
+fn print_pair_table(ours: &CaseRecord, peer: &CaseRecord) {
+    println!(
+        "| gateway | req/s | p50 ms | p99 ms | failed | upstream calls/request | peak RSS MiB |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (name, run) in [("ours", ours), ("Hive Gateway", peer)] {
+        println!(
+            "| {name} | {:.1} | {:.2} | {:.2} | {} | {:.3} | {} |",
+            run.throughput_rps,
+            run.p50_ms,
+            run.p99_ms,
+            run.failed,
+            run.upstream_per_request,
+            peak_mib(run).map_or("-".to_string(), |mib| format!("{mib:.1}")),
+        );
+    }
+    let memory = match (peak_mib(ours), peak_mib(peer)) {
+        (Some(a), Some(b)) => ratio_text(a, b),
+        _ => "-".to_string(),
+    };
+    println!(
+        "| ours / peer | {} | {} | {} | - | {} | {memory} |",
+        ratio_text(ours.throughput_rps, peer.throughput_rps),
+        ratio_text(ours.p50_ms, peer.p50_ms),
+        ratio_text(ours.p99_ms, peer.p99_ms),
+        ratio_text(ours.upstream_per_request, peer.upstream_per_request),
+    );
+    println!();
+}
+
+fn print_pair_targets(ours: &CaseRecord, peer: &CaseRecord) {
+    let throughput = if peer.throughput_rps > 0.0 {
+        ours.throughput_rps / peer.throughput_rps
+    } else {
+        f64::INFINITY
+    };
+    println!(
+        "Target: at least {THROUGHPUT_RATIO_TARGET:.0}x the peer's throughput: {} ({throughput:.2}x).",
+        met(throughput >= THROUGHPUT_RATIO_TARGET)
+    );
+    println!(
+        "Target: no more upstream calls per request than the peer: {} ({:.3} vs {:.3}).",
+        met(ours.upstream_per_request <= peer.upstream_per_request),
+        ours.upstream_per_request,
+        peer.upstream_per_request
+    );
+    if ours.failed > 0 || peer.failed > 0 {
+        println!(
+            "Failures: ours {:?}, peer {:?}.",
+            ours.failures, peer.failures
+        );
+    }
+    println!();
 }
 
 #[cfg(test)]
@@ -299,6 +347,13 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.0));
         assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn ratio_text_handles_zero() {
+        assert_eq!(ratio_text(3.0, 1.5), "2.00");
+        assert_eq!(ratio_text(0.0, 0.0), "1.00");
+        assert_eq!(ratio_text(1.0, 0.0), "-");
     }
 
     #[test]
