@@ -193,6 +193,8 @@ CASEBOOK_SIM=$(wait_for_line "$CASEBOOK_SIM_PID" "$LOG_DIR/casebook-sim.log" 'ht
 GHL_PORT=${GHL_SIM##*:}
 echo "GHL simulator $GHL_SIM, Casebook simulator $CASEBOOK_SIM"
 SIMS=(--sim "ghl=$GHL_SIM" --sim "casebook=$CASEBOOK_SIM")
+# CPU time and memory of the simulators are recorded next to the server's, for context.
+SIM_PIDS=(--pid "ghl-sim=$GHL_SIM_PID" --pid "casebook-sim=$CASEBOOK_SIM_PID" --clock-ticks "$(getconf CLK_TCK)")
 
 # ---------------------------------------------------------------- gateway
 
@@ -293,7 +295,7 @@ for rate in $HISTORY_RATES; do
     --warmup-s "$WARMUP_S" --duration-s "$DURATION_S" \
     --url "$GATEWAY_URL" --auth "Bearer $API_KEY" \
     --query-file "$QUERIES/contact-history.graphql" --variables-file "$OUT_DIR/history-ids.json" \
-    "${SIMS[@]}" --pid "gateway=$GATEWAY_PID" --out "$RESULTS"
+    "${SIMS[@]}" "${SIM_PIDS[@]}" --pid "gateway=$GATEWAY_PID" --out "$RESULTS"
 done
 stop "$GATEWAY_PID"
 
@@ -308,7 +310,7 @@ compare() {
     --warmup-s "$WARMUP_S" --duration-s "$DURATION_S" \
     --url "$GATEWAY_URL" --auth "Bearer $API_KEY" --check gateway \
     --query-file "$QUERIES/ghl-contact-ours.graphql" --variables-file "$OUT_DIR/ghl-only-ids.json" \
-    "${SIMS[@]}" --pid "gateway=$GATEWAY_PID" --out "$RESULTS"
+    "${SIMS[@]}" "${SIM_PIDS[@]}" --pid "gateway=$GATEWAY_PID" --out "$RESULTS"
   stop "$GATEWAY_PID"
 
   start_peer "$peer_cache"
@@ -316,7 +318,7 @@ compare() {
     --warmup-s "$WARMUP_S" --duration-s "$DURATION_S" \
     --url "$PEER_URL" --auth "Bearer $GHL_TOKEN" --check peer \
     --query-file "$QUERIES/ghl-contact-peer.graphql" --variables-file "$OUT_DIR/ghl-only-ids.json" \
-    "${SIMS[@]}" --pid "peer=$PEER_PID" --out "$RESULTS"
+    "${SIMS[@]}" "${SIM_PIDS[@]}" --pid "peer=$PEER_PID" --out "$RESULTS"
   stop "$PEER_PID"
 }
 
@@ -331,6 +333,7 @@ done
 # ---------------------------------------------------------------- report
 
 step "Report"
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT_DIR/environment.txt"
 "$LOAD" report "$RESULTS" --latency-ms "$LATENCY_MS" | tee "$OUT_DIR/report.md"
 echo
 echo "Results: $RESULTS"

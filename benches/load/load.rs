@@ -17,7 +17,7 @@ use tokio::{sync::Semaphore, task::JoinSet};
 
 use crate::{
     check::{BodyCheck, Failure, check_response},
-    process::{Memory, read_memory},
+    process::{Memory, read_cpu_seconds, read_memory},
     target::{GraphqlTarget, NamedPid, NamedUrl},
     upstream::{self, SimCounts},
 };
@@ -102,6 +102,8 @@ pub struct CaseSpec {
     pub options: LoadOptions,
     pub sims: Vec<NamedUrl>,
     pub pids: Vec<NamedPid>,
+    /// The kernel's USER_HZ, the unit of CPU times in `/proc/<pid>/stat`.
+    pub clock_ticks: u32,
     pub out: PathBuf,
 }
 
@@ -155,6 +157,10 @@ pub struct CaseRecord {
     /// Upstream requests of all simulators divided by the requests of the measured phase.
     pub upstream_per_request: f64,
     pub memory: BTreeMap<String, Memory>,
+    /// CPU time per request of the measured phase, in milliseconds, for each `--pid` process
+    /// and for the generator itself (`generator`).
+    #[serde(default)]
+    pub cpu_ms_per_request: BTreeMap<String, f64>,
 }
 
 /// Reads the query and variables, runs warm-up and measured phases, and appends the record.
@@ -180,16 +186,43 @@ pub async fn run_case(spec: CaseSpec) -> anyhow::Result<()> {
         run_phase(&spec, &bodies, spec.options.warmup).await;
     }
     upstream::reset(&spec.sims).await?;
+    let cpu_before = read_cpu_times(&spec)?;
     let phase = run_phase(&spec, &bodies, spec.options.duration).await;
+    let cpu_after = read_cpu_times(&spec)?;
     let upstream = upstream::read(&spec.sims).await?;
     let mut memory = BTreeMap::new();
     for named in &spec.pids {
         memory.insert(named.name.clone(), read_memory(named.pid)?);
     }
 
-    let record = summarize(&spec, phase, upstream, memory);
+    let requests = (phase.latencies_us.len() as u64 + phase.failed()).max(1);
+    let cpu_ms_per_request = cpu_after
+        .iter()
+        .map(|(name, after)| {
+            let before = cpu_before.get(name).copied().unwrap_or(*after);
+            (name.clone(), (after - before) * 1000.0 / requests as f64)
+        })
+        .collect();
+    let mut record = summarize(&spec, phase, upstream, memory);
+    record.cpu_ms_per_request = cpu_ms_per_request;
     print_summary(&record);
     append_record(&spec.out, &serde_json::to_value(&record)?)
+}
+
+/// Reads the CPU seconds used so far by every `--pid` process and by the generator.
+fn read_cpu_times(spec: &CaseSpec) -> anyhow::Result<BTreeMap<String, f64>> {
+    let mut times = BTreeMap::new();
+    for named in &spec.pids {
+        times.insert(
+            named.name.clone(),
+            read_cpu_seconds(named.pid, spec.clock_ticks)?,
+        );
+    }
+    times.insert(
+        "generator".to_string(),
+        read_cpu_seconds(std::process::id(), spec.clock_ticks)?,
+    );
+    Ok(times)
 }
 
 /// Serialises one request body per variables entry (one body when there is no file).
@@ -386,6 +419,7 @@ fn summarize(
             upstream_total as f64 / requests as f64
         },
         memory,
+        cpu_ms_per_request: BTreeMap::new(),
     }
 }
 
@@ -394,11 +428,17 @@ fn print_summary(record: &CaseRecord) {
         LoadMode::Rate(rate) => format!("rate {rate}/s"),
         LoadMode::Concurrency(concurrency) => format!("concurrency {concurrency}"),
     };
-    let memory: Vec<String> = record
+    let mut details: Vec<String> = record
         .memory
         .iter()
         .map(|(name, memory)| format!("{name} peak RSS {:.1} MiB", memory.peak_kib as f64 / 1024.0))
         .collect();
+    details.extend(
+        record
+            .cpu_ms_per_request
+            .iter()
+            .map(|(name, ms)| format!("{name} CPU {ms:.3} ms/request")),
+    );
     println!(
         "{} [{}] {mode}: {:.1} req/s, p50 {:.2} ms, p99 {:.2} ms, {} ok, {} failed, {:.2} upstream calls/request{}{}",
         record.case,
@@ -409,8 +449,8 @@ fn print_summary(record: &CaseRecord) {
         record.ok,
         record.failed,
         record.upstream_per_request,
-        if memory.is_empty() { "" } else { ", " },
-        memory.join(", ")
+        if details.is_empty() { "" } else { ", " },
+        details.join(", ")
     );
 }
 

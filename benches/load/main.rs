@@ -118,6 +118,9 @@ struct RunArgs {
     /// NAME=PID (repeatable).
     #[arg(long = "pid")]
     pids: Vec<NamedPid>,
+    /// The kernel's USER_HZ, the unit of CPU times in /proc (`getconf CLK_TCK`).
+    #[arg(long, default_value_t = 100)]
+    clock_ticks: u32,
     /// Results file (JSON lines) to append to.
     #[arg(long)]
     out: PathBuf,
@@ -218,6 +221,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 (None, Some(concurrency)) => LoadMode::concurrency(concurrency)?,
                 _ => anyhow::bail!("pass exactly one of --rate and --concurrency"),
             };
+            if args.clock_ticks == 0 {
+                anyhow::bail!("invalid --clock-ticks 0: pass the output of `getconf CLK_TCK`");
+            }
             let options = LoadOptions::new(
                 mode,
                 args.duration_s,
@@ -235,6 +241,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 options,
                 sims: args.sims,
                 pids: args.pids,
+                clock_ticks: args.clock_ticks,
                 out: args.out,
             })
             .await

@@ -174,12 +174,28 @@ fn print_fanout(results: &Results, first: u32, latency_ms: u64) {
     println!();
 }
 
+/// The `--pid` name of the server under test: `gateway` for ours, `peer` for Hive Gateway.
+fn server_name(record: &CaseRecord) -> &'static str {
+    if record.side == "peer" {
+        "peer"
+    } else {
+        "gateway"
+    }
+}
+
 fn peak_mib(record: &CaseRecord) -> Option<f64> {
     record
         .memory
-        .values()
-        .next()
+        .get(server_name(record))
         .map(|memory| memory.peak_kib as f64 / 1024.0)
+}
+
+fn cpu_ms(record: &CaseRecord, name: &str) -> Option<f64> {
+    record.cpu_ms_per_request.get(name).copied()
+}
+
+fn optional(value: Option<f64>, decimals: usize) -> String {
+    value.map_or("-".to_string(), |v| format!("{v:.decimals$}"))
 }
 
 fn print_history(results: &Results) {
@@ -194,12 +210,12 @@ fn print_history(results: &Results) {
     runs.sort_by(|a, b| offered(a).total_cmp(&offered(b)));
     println!("### Warm contact(id) {{ history(first: 20) }}, open loop\n");
     println!(
-        "| offered req/s | achieved req/s | p50 ms | p99 ms | max ms | failed | upstream calls/request | gateway peak RSS MiB |"
+        "| offered req/s | achieved req/s | p50 ms | p99 ms | max ms | failed | upstream calls/request | gateway CPU ms/request | gateway peak RSS MiB |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for run in runs {
         println!(
-            "| {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {:.3} | {} |",
+            "| {:.0} | {:.1} | {:.2} | {:.2} | {:.2} | {} | {:.3} | {} | {} |",
             offered(run),
             run.throughput_rps,
             run.p50_ms,
@@ -207,7 +223,8 @@ fn print_history(results: &Results) {
             run.max_ms,
             run.failed,
             run.upstream_per_request,
-            peak_mib(run).map_or("-".to_string(), |mib| format!("{mib:.1}")),
+            optional(cpu_ms(run, "gateway"), 3),
+            optional(peak_mib(run), 1),
         );
     }
     println!();
@@ -285,30 +302,48 @@ fn print_pair(case: &str, mode: LoadMode, ours: &CaseRecord, peer: &CaseRecord) 
 
 fn print_pair_table(ours: &CaseRecord, peer: &CaseRecord) {
     println!(
-        "| gateway | req/s | p50 ms | p99 ms | failed | upstream calls/request | peak RSS MiB |"
+        "| gateway | req/s | p50 ms | p99 ms | failed | upstream calls/request | gateway CPU ms/request | peak RSS MiB |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, run) in [("ours", ours), ("Hive Gateway", peer)] {
         println!(
-            "| {name} | {:.1} | {:.2} | {:.2} | {} | {:.3} | {} |",
+            "| {name} | {:.1} | {:.2} | {:.2} | {} | {:.3} | {} | {} |",
             run.throughput_rps,
             run.p50_ms,
             run.p99_ms,
             run.failed,
             run.upstream_per_request,
-            peak_mib(run).map_or("-".to_string(), |mib| format!("{mib:.1}")),
+            optional(cpu_ms(run, server_name(run)), 3),
+            optional(peak_mib(run), 1),
         );
     }
-    let memory = match (peak_mib(ours), peak_mib(peer)) {
+
+    let ratio_of = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) => ratio_text(a, b),
         _ => "-".to_string(),
     };
     println!(
-        "| ours / peer | {} | {} | {} | - | {} | {memory} |",
+        "| ours / peer | {} | {} | {} | - | {} | {} | {} |",
         ratio_text(ours.throughput_rps, peer.throughput_rps),
         ratio_text(ours.p50_ms, peer.p50_ms),
         ratio_text(ours.p99_ms, peer.p99_ms),
         ratio_text(ours.upstream_per_request, peer.upstream_per_request),
+        ratio_of(cpu_ms(ours, "gateway"), cpu_ms(peer, "peer")),
+        ratio_of(peak_mib(ours), peak_mib(peer)),
+    );
+    println!();
+
+    let context = |name: &str| {
+        format!(
+            "{} (ours) and {} (peer)",
+            optional(cpu_ms(ours, name), 3),
+            optional(cpu_ms(peer, name), 3)
+        )
+    };
+    println!(
+        "CPU ms per request of the other processes on the same cores: GHL simulator {}, load generator {}.",
+        context("ghl-sim"),
+        context("generator")
     );
     println!();
 }
@@ -323,6 +358,16 @@ fn print_pair_targets(ours: &CaseRecord, peer: &CaseRecord) {
         "Target: at least {THROUGHPUT_RATIO_TARGET:.0}x the peer's throughput: {} ({throughput:.2}x).",
         met(throughput >= THROUGHPUT_RATIO_TARGET)
     );
+    if let (Some(ours_cpu), Some(peer_cpu)) = (cpu_ms(ours, "gateway"), cpu_ms(peer, "peer")) {
+        if ours_cpu > 0.0 && peer_cpu > 0.0 {
+            println!(
+                "Requests per CPU-second of the gateway process: ours {:.0}, peer {:.0} ({:.2}x).",
+                1000.0 / ours_cpu,
+                1000.0 / peer_cpu,
+                peer_cpu / ours_cpu
+            );
+        }
+    }
     println!(
         "Target: no more upstream calls per request than the peer: {} ({:.3} vs {:.3}).",
         met(ours.upstream_per_request <= peer.upstream_per_request),
