@@ -2,7 +2,7 @@
 # Runs the gateway benchmarks on this machine and prints the figures of BENCHMARKS.md.
 #
 # Usage: bench/run.sh [--quick] [--latency-ms N] [--out DIR]
-#   --quick         short phases and fewer runs, for a smoke test (about 3 minutes after the build)
+#   --quick         short phases and fewer runs, for a smoke test (under a minute after the build)
 #   --latency-ms N  delay each simulator adds to every request (default 20)
 #   --out DIR       where logs, configs and results.jsonl go (default target/bench/<UTC time>)
 #
@@ -28,7 +28,7 @@ while [[ $# -gt 0 ]]; do
     --out)
       [[ $# -ge 2 && -n "$2" ]] || { echo "error: --out needs a directory" >&2; exit 2; }
       OUT_DIR=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^#//; s/^ //'; exit 0 ;;
     *) echo "error: unknown argument $1: use --quick, --latency-ms N or --out DIR" >&2; exit 2 ;;
   esac
 done
