@@ -48,6 +48,9 @@ pub fn upstream(error: &UpstreamError) -> Error {
         UpstreamError::BadResponse { system, .. } => {
             format!("{system} sent a response the gateway could not read")
         }
+        UpstreamError::Duplicate { system, .. } => {
+            format!("{system} already has a record with this e-mail address or phone number")
+        }
         UpstreamError::Rejected { system, status, .. } => {
             format!("{system} rejected the gateway's request (HTTP {status})")
         }

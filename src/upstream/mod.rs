@@ -8,6 +8,7 @@ pub mod casebook;
 pub mod ghl;
 mod http;
 pub mod limits;
+pub mod write_stubs;
 #[cfg(test)]
 mod test_support;
 
@@ -86,6 +87,13 @@ pub enum UpstreamError {
         status: u16,
         messages: Vec<String>,
     },
+    /// The record already exists upstream (GHL's duplicate-contact 400 with `meta.contactId`).
+    #[error("{system} already has this record: {detail}")]
+    Duplicate {
+        system: System,
+        existing_id: Option<String>,
+        detail: String,
+    },
 }
 
 impl UpstreamError {
@@ -100,7 +108,8 @@ impl UpstreamError {
             | UpstreamError::Timeout { system }
             | UpstreamError::Connect { system, .. }
             | UpstreamError::BadResponse { system, .. }
-            | UpstreamError::Rejected { system, .. } => *system,
+            | UpstreamError::Rejected { system, .. }
+            | UpstreamError::Duplicate { system, .. } => *system,
         }
     }
 
@@ -117,7 +126,28 @@ impl UpstreamError {
             UpstreamError::Timeout { .. } => "UPSTREAM_TIMEOUT",
             UpstreamError::BadResponse { .. } => "UPSTREAM_BAD_RESPONSE",
             UpstreamError::Rejected { .. } => "UPSTREAM_REJECTED",
+            UpstreamError::Duplicate { .. } => "UPSTREAM_DUPLICATE",
         }
+    }
+
+    /// Whether the request may have taken effect upstream although no success came back.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::Timeout { .. } | UpstreamError::Connect { .. } | UpstreamError::BadResponse { .. }
+        )
+    }
+
+    /// Whether trying the same request again later can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::RateLimited { .. }
+                | UpstreamError::Unavailable { .. }
+                | UpstreamError::Timeout { .. }
+                | UpstreamError::Connect { .. }
+                | UpstreamError::BadResponse { .. }
+        )
     }
 
     /// The upstream HTTP status, where the failure had one.
@@ -126,6 +156,7 @@ impl UpstreamError {
             UpstreamError::Unauthorized { .. } => Some(401),
             UpstreamError::Forbidden { .. } => Some(403),
             UpstreamError::RateLimited { .. } => Some(429),
+            UpstreamError::Duplicate { .. } => Some(400),
             UpstreamError::Unavailable { status, .. } | UpstreamError::Rejected { status, .. } => {
                 Some(*status)
             }
