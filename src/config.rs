@@ -20,6 +20,7 @@ use crate::{
     graphql::loaders::LoaderConfig,
     identity::PhoneRegion,
     upstream::{HttpSettings, limits::GhlLimitsConfig},
+    writes::WriteConfig,
 };
 
 /// Prefix of the environment variables that override the file.
@@ -45,6 +46,8 @@ pub struct Config {
     pub cache: CacheConfig,
     #[serde(default)]
     pub loaders: LoaderConfig,
+    #[serde(default)]
+    pub writes: WriteConfig,
     /// Tenants by id: each is one GHL location plus one Casebook organisation.
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
@@ -216,6 +219,7 @@ impl Config {
             .ghl_limits
             .validate()
             .map_err(ConfigError::Invalid)?;
+        self.writes.validate().map_err(ConfigError::Invalid)?;
         if self.loaders.ghl_concurrency == 0 {
             return invalid("loaders.ghl_concurrency is 0: use at least 1".to_string());
         }

@@ -19,6 +19,7 @@ use crate::{
         ghl::{self, GhlSimOptions},
         seed::{Dataset, GHL_LOCATION_ID},
     },
+    writes::WriteConfig,
 };
 
 /// The tenant id the demo configures.
@@ -98,6 +99,7 @@ pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url
         },
         cache: CacheConfig::default(),
         loaders: LoaderConfig::default(),
+        writes: WriteConfig::default(),
         tenants: BTreeMap::from([(DEMO_TENANT.to_string(), tenant)]),
     }
 }

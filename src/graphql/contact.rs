@@ -9,15 +9,17 @@ use chrono::{DateTime, Utc};
 use super::{
     RequestContext, errors,
     ids::{GlobalId, decode_cursor, encode_cursor},
-    items::{Appointment, HistoryItem, Note, Task},
+    items::{Appointment, HistoryItem, LinkedItem, Note, Task},
 };
 use crate::{
     identity::{normalize_email, normalize_phone},
     store::{ContactLink, LinkMethod},
     upstream::{
+        System,
         casebook::CasebookPerson,
         ghl::{GhlContact, parse_ghl_time},
     },
+    writes::state::RecordKind,
 };
 
 /// Default and largest page of `history`.
@@ -129,7 +131,7 @@ impl Contact {
                 .into_iter()
                 .map(|task| Task::from_ghl(task, &contact_id)),
         );
-        tasks
+        merge_linked(ctx, RecordKind::Task, &self.link.id, tasks).await
     }
 
     async fn notes_of(&self, ctx: &Context<'_>) -> Vec<Note> {
@@ -167,7 +169,7 @@ impl Contact {
                 .into_iter()
                 .map(|note| Note::from_ghl(note, &contact_id)),
         );
-        notes
+        merge_linked(ctx, RecordKind::Note, &self.link.id, notes).await
     }
 
     async fn appointments_of(&self, ctx: &Context<'_>) -> Vec<Appointment> {
@@ -204,8 +206,60 @@ impl Contact {
                 .into_iter()
                 .map(Appointment::from_ghl),
         );
-        appointments
+        merge_linked(ctx, RecordKind::Appointment, &self.link.id, appointments).await
     }
+}
+
+/// Shows each linked entry once: the copy from the system of record stays and carries
+/// the other copy's id; the other copy is dropped.
+async fn merge_linked<T: LinkedItem>(
+    ctx: &Context<'_>,
+    kind: RecordKind,
+    contact_id: &str,
+    mut items: Vec<T>,
+) -> Vec<T> {
+    let Ok(request) = RequestContext::get(ctx) else {
+        return items;
+    };
+    let links = match request
+        .writes
+        .records()
+        .for_contact(&request.tenant.id, kind, contact_id)
+        .await
+    {
+        Ok(links) => links,
+        Err(error) => {
+            errors::report(ctx, errors::store(&error));
+            return items;
+        }
+    };
+    let keep = request.writes.system_of_record(kind);
+    let drop = crate::writes::Writes::other_system(keep);
+    for link in links {
+        let (Some(casebook_id), Some(ghl_id)) = (link.casebook_id, link.ghl_id) else {
+            continue;
+        };
+        let id_on = |system: System| match system {
+            System::Casebook => casebook_id.clone(),
+            System::Ghl => ghl_id.clone(),
+        };
+        let has_kept = items
+            .iter()
+            .any(|item| item.system() == keep && item.id_on(keep) == Some(id_on(keep).as_str()));
+        if has_kept {
+            items.retain(|item| {
+                !(item.system() == drop && item.id_on(drop) == Some(id_on(drop).as_str()))
+            });
+        }
+        for item in items.iter_mut() {
+            let system = item.system();
+            if item.id_on(system) == Some(id_on(system).as_str()) {
+                let other = crate::writes::Writes::other_system(system);
+                item.set_id_on(other, id_on(other));
+            }
+        }
+    }
+    items
 }
 
 /// Loads one GHL contact through the request's loader.

@@ -8,9 +8,9 @@ pub mod casebook;
 pub mod ghl;
 mod http;
 pub mod limits;
-pub mod write_stubs;
 #[cfg(test)]
 mod test_support;
+pub mod write_stubs;
 
 use std::{fmt, time::Duration};
 
@@ -134,7 +134,9 @@ impl UpstreamError {
     pub fn outcome_unknown(&self) -> bool {
         matches!(
             self,
-            UpstreamError::Timeout { .. } | UpstreamError::Connect { .. } | UpstreamError::BadResponse { .. }
+            UpstreamError::Timeout { .. }
+                | UpstreamError::Connect { .. }
+                | UpstreamError::BadResponse { .. }
         )
     }
 
