@@ -4,5 +4,7 @@ mod auth;
 mod batching;
 mod failures;
 mod reads;
+mod restart;
 mod schema;
 mod support;
+mod writes;
