@@ -546,8 +546,10 @@ fn mentions_not_found(messages: &[String]) -> bool {
 /// Reads the messages of a GHL or Casebook error body.
 ///
 /// GHL sends `{"message": "…"}` or `{"message": ["…", "…"]}`; Casebook (JSON:API)
-/// sends `{"errors": [{"detail": "…", "title": "…"}]}`; OAuth endpoints send
-/// `{"error": "…", "error_description": "…"}`. A body that is not JSON yields no messages.
+/// sends `{"errors": [{"detail": "…", "title": "…", "source": {"pointer": "…"}}]}`,
+/// read as `<pointer>: <detail>` (or `<parameter>: <detail>`) when a source is given;
+/// OAuth endpoints send `{"error": "…", "error_description": "…"}`. A body that is not
+/// JSON yields no messages.
 pub(crate) fn extract_messages(body: &[u8]) -> Vec<String> {
     let Ok(serde_json::Value::Object(object)) = serde_json::from_slice(body) else {
         return Vec::new();
@@ -567,8 +569,16 @@ pub(crate) fn extract_messages(body: &[u8]) -> Vec<String> {
             let text = ["detail", "title", "code"]
                 .iter()
                 .find_map(|member| error.get(member).and_then(value_text));
-            if let Some(text) = text {
-                messages.push(text);
+            let source = error.get("source").and_then(|source| {
+                ["pointer", "parameter"]
+                    .iter()
+                    .find_map(|member| source.get(member).and_then(value_text))
+            });
+            match (source, text) {
+                (Some(source), Some(text)) => messages.push(format!("{source}: {text}")),
+                (None, Some(text)) => messages.push(text),
+                (Some(source), None) => messages.push(source),
+                (None, None) => {}
             }
         }
     }
@@ -667,6 +677,12 @@ mod tests {
                 br#"{"errors":[{"status":"422","title":"T","detail":"D"},{"title":"T2"}]}"#
             ),
             vec!["D", "T2"]
+        );
+        assert_eq!(
+            extract_messages(
+                br#"{"errors":[{"detail":"D","source":{"pointer":"/data/attributes/x"}},{"title":"T","source":{"parameter":"sort"}}]}"#
+            ),
+            vec!["/data/attributes/x: D", "sort: T"]
         );
         assert_eq!(
             extract_messages(br#"{"error":"invalid_client"}"#),
