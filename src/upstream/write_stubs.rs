@@ -1,12 +1,10 @@
 //! Placeholder write API until the client branches land; removed at merge.
 #![allow(dead_code, unused_variables, missing_docs)]
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{
     UpstreamError,
-    casebook::{CasebookClient, CasebookNote, CasebookPerson, CasebookTask},
     ghl::{GhlAppointment, GhlClient, GhlContact, GhlNote, GhlTask},
 };
 
@@ -148,89 +146,6 @@ impl GhlClient {
         unimplemented!()
     }
     pub async fn delete_appointment(&self, event_id: &str) -> Result<(), UpstreamError> {
-        unimplemented!()
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct CasebookPersonInput {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub date_of_birth: Option<String>,
-}
-#[derive(Debug, Clone, Default)]
-pub struct CasebookTaskInput {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub due_at: Option<DateTime<Utc>>,
-    pub completed: Option<bool>,
-    pub person_id: Option<String>,
-}
-#[derive(Debug, Clone, Default)]
-pub struct CasebookNoteInput {
-    pub subject: Option<String>,
-    pub body: Option<String>,
-    pub note_type: Option<String>,
-    pub occurred_at: Option<DateTime<Utc>>,
-    pub ends_at: Option<DateTime<Utc>>,
-    pub people_ids: Option<Vec<String>>,
-}
-
-impl CasebookClient {
-    pub async fn create_person(
-        &self,
-        input: &CasebookPersonInput,
-    ) -> Result<CasebookPerson, UpstreamError> {
-        unimplemented!()
-    }
-    pub async fn update_person(
-        &self,
-        id: &str,
-        input: &CasebookPersonInput,
-    ) -> Result<CasebookPerson, UpstreamError> {
-        unimplemented!()
-    }
-    pub async fn delete_person(&self, id: &str) -> Result<(), UpstreamError> {
-        unimplemented!()
-    }
-    pub async fn create_task(
-        &self,
-        input: &CasebookTaskInput,
-    ) -> Result<CasebookTask, UpstreamError> {
-        unimplemented!()
-    }
-    pub async fn update_task(
-        &self,
-        id: &str,
-        input: &CasebookTaskInput,
-    ) -> Result<CasebookTask, UpstreamError> {
-        unimplemented!()
-    }
-    pub async fn delete_task(&self, id: &str) -> Result<(), UpstreamError> {
-        unimplemented!()
-    }
-    pub async fn create_note(
-        &self,
-        input: &CasebookNoteInput,
-    ) -> Result<CasebookNote, UpstreamError> {
-        unimplemented!()
-    }
-    pub async fn update_note(
-        &self,
-        id: &str,
-        input: &CasebookNoteInput,
-    ) -> Result<CasebookNote, UpstreamError> {
-        unimplemented!()
-    }
-    pub async fn delete_note(&self, id: &str) -> Result<(), UpstreamError> {
-        unimplemented!()
-    }
-    pub async fn people_by_email(
-        &self,
-        emails: &[String],
-    ) -> Result<Vec<CasebookPerson>, UpstreamError> {
         unimplemented!()
     }
 }

@@ -8,11 +8,9 @@ use crate::{
     upstream::{
         System, UpstreamError,
         casebook::names::{APPOINTMENT_NOTE_TYPE, NOTE_TYPES},
+        casebook::{CasebookNoteInput, CasebookPersonInput, CasebookTaskInput},
         ghl::parse_ghl_time,
-        write_stubs::{
-            CasebookNoteInput, CasebookPersonInput, CasebookTaskInput, GhlAppointmentInput,
-            GhlContactInput, GhlNoteInput, GhlTaskInput,
-        },
+        write_stubs::{GhlAppointmentInput, GhlContactInput, GhlNoteInput, GhlTaskInput},
     },
 };
 
