@@ -223,8 +223,8 @@ pub struct FaultRule {
     /// Milliseconds to wait before the request is handled, with or without a status.
     pub delay_ms: Option<u64>,
     /// Milliseconds to hold the finished response back. The request has already been
-    /// handled, so a write is kept even when the client gives up waiting: a client with a
-    /// shorter timeout sees a timeout for a write that succeeded.
+    /// handled, so a write is kept even when the client stops waiting. A client with a
+    /// shorter timeout then gets a timeout for a write that succeeded.
     #[serde(default)]
     pub delay_after_ms: Option<u64>,
     /// Sends the response headers, then cuts the connection in the middle of the body.
@@ -915,7 +915,7 @@ mod tests {
             .expect_err("the response is held back beyond the client timeout");
         assert!(error.is_timeout(), "{error:?}");
 
-        // The write happened and its status was counted although nobody received it.
+        // The write happened and its status was counted although no client received it.
         assert_eq!(writes.load(std::sync::atomic::Ordering::SeqCst), 1);
         let stats = sim.control.stats();
         assert_eq!(stats["routes"]["POST /items/"]["statuses"]["201"], 1);
