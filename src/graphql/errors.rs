@@ -51,6 +51,9 @@ pub fn upstream(error: &UpstreamError) -> Error {
         UpstreamError::Rejected { system, status, .. } => {
             format!("{system} rejected the gateway's request (HTTP {status})")
         }
+        UpstreamError::Duplicate { system, .. } => {
+            format!("the record already exists upstream in {system}")
+        }
     };
     Error::new(message).extend_with(|_, extensions| {
         extensions.set("code", error.code());

@@ -86,6 +86,15 @@ pub enum UpstreamError {
         status: u16,
         messages: Vec<String>,
     },
+    /// 400: a create would duplicate a record that already exists upstream, such as
+    /// GHL's "This location does not allow duplicated contacts.".
+    #[error("{system} already has this record{}: {detail}", existing_id.as_ref().map(|id| format!(" (id {id})")).unwrap_or_default())]
+    Duplicate {
+        system: System,
+        /// Id of the existing record, when the upstream names it.
+        existing_id: Option<String>,
+        detail: String,
+    },
 }
 
 impl UpstreamError {
@@ -100,7 +109,8 @@ impl UpstreamError {
             | UpstreamError::Timeout { system }
             | UpstreamError::Connect { system, .. }
             | UpstreamError::BadResponse { system, .. }
-            | UpstreamError::Rejected { system, .. } => *system,
+            | UpstreamError::Rejected { system, .. }
+            | UpstreamError::Duplicate { system, .. } => *system,
         }
     }
 
@@ -117,6 +127,7 @@ impl UpstreamError {
             UpstreamError::Timeout { .. } => "UPSTREAM_TIMEOUT",
             UpstreamError::BadResponse { .. } => "UPSTREAM_BAD_RESPONSE",
             UpstreamError::Rejected { .. } => "UPSTREAM_REJECTED",
+            UpstreamError::Duplicate { .. } => "UPSTREAM_DUPLICATE",
         }
     }
 
@@ -125,6 +136,7 @@ impl UpstreamError {
         match self {
             UpstreamError::Unauthorized { .. } => Some(401),
             UpstreamError::Forbidden { .. } => Some(403),
+            UpstreamError::Duplicate { .. } => Some(400),
             UpstreamError::RateLimited { .. } => Some(429),
             UpstreamError::Unavailable { status, .. } | UpstreamError::Rejected { status, .. } => {
                 Some(*status)
