@@ -80,6 +80,11 @@ pub(crate) struct Call<'a> {
     pub not_found: &'a [NotFoundTarget<'a>],
 }
 
+/// Maps a non-2xx response to a more specific error than the status alone gives, or
+/// returns `None` to keep the status mapping. It receives the status, the error body (at
+/// most 64 KiB) and the body's messages with the token already removed.
+pub(crate) type ErrorClassifier = fn(u16, &[u8], &[String]) -> Option<UpstreamError>;
+
 /// The transport for one upstream system: a `reqwest::Client` plus base URL and token.
 #[derive(Clone)]
 pub(crate) struct Upstream {
@@ -190,6 +195,16 @@ impl Upstream {
 
     /// Sends `call` and returns the body of a 2xx response.
     pub async fn send(&self, call: Call<'_>) -> Result<Vec<u8>, UpstreamError> {
+        self.send_classified(call, None).await
+    }
+
+    /// Sends `call` like [`Upstream::send`], but lets `classify` map an error response
+    /// before the status mapping applies.
+    pub async fn send_classified(
+        &self,
+        call: Call<'_>,
+        classify: Option<ErrorClassifier>,
+    ) -> Result<Vec<u8>, UpstreamError> {
         let span = tracing::info_span!(
             "upstream.request",
             system = self.system.as_str(),
@@ -208,7 +223,7 @@ impl Upstream {
         let mut status = None;
         let started = std::time::Instant::now();
         let result = self
-            .send_inner(call, &mut status)
+            .send_inner(call, classify, &mut status)
             .instrument(span.clone())
             .await;
         span.record("duration_ms", started.elapsed().as_millis() as u64);
@@ -233,6 +248,7 @@ impl Upstream {
     async fn send_inner(
         &self,
         call: Call<'_>,
+        classify: Option<ErrorClassifier>,
         status_out: &mut Option<u16>,
     ) -> Result<Vec<u8>, UpstreamError> {
         let mut request = self
@@ -274,6 +290,11 @@ impl Upstream {
             .flatten()
             .unwrap_or_default();
         let messages = self.error_messages(&body);
+        if let Some(error) =
+            classify.and_then(|classify| classify(status.as_u16(), &body, &messages))
+        {
+            return Err(error);
+        }
         Err(self.status_error(status, messages, retry_after, call.not_found))
     }
 

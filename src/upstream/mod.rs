@@ -10,7 +10,6 @@ mod http;
 pub mod limits;
 #[cfg(test)]
 mod test_support;
-pub mod write_stubs;
 
 use std::{fmt, time::Duration};
 
@@ -87,10 +86,12 @@ pub enum UpstreamError {
         status: u16,
         messages: Vec<String>,
     },
-    /// The record already exists upstream (GHL's duplicate-contact 400 with `meta.contactId`).
-    #[error("{system} already has this record: {detail}")]
+    /// 400: a create would duplicate a record that already exists upstream, such as
+    /// GHL's "This location does not allow duplicated contacts.".
+    #[error("{system} already has this record{}: {detail}", existing_id.as_ref().map(|id| format!(" (id {id})")).unwrap_or_default())]
     Duplicate {
         system: System,
+        /// Id of the existing record, when the upstream names it.
         existing_id: Option<String>,
         detail: String,
     },
@@ -157,8 +158,8 @@ impl UpstreamError {
         match self {
             UpstreamError::Unauthorized { .. } => Some(401),
             UpstreamError::Forbidden { .. } => Some(403),
-            UpstreamError::RateLimited { .. } => Some(429),
             UpstreamError::Duplicate { .. } => Some(400),
+            UpstreamError::RateLimited { .. } => Some(429),
             UpstreamError::Unavailable { status, .. } | UpstreamError::Rejected { status, .. } => {
                 Some(*status)
             }

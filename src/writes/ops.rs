@@ -9,8 +9,7 @@ use crate::{
         System, UpstreamError,
         casebook::names::{APPOINTMENT_NOTE_TYPE, NOTE_TYPES},
         casebook::{CasebookNoteInput, CasebookPersonInput, CasebookTaskInput},
-        ghl::parse_ghl_time,
-        write_stubs::{GhlAppointmentInput, GhlContactInput, GhlNoteInput, GhlTaskInput},
+        ghl::{GhlAppointmentInput, GhlContactInput, GhlNoteInput, GhlTaskInput, parse_ghl_time},
     },
 };
 
