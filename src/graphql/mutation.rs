@@ -684,19 +684,35 @@ async fn record_target(
     Ok(target)
 }
 
+/// The contact fields of a mutation input, before validation.
+struct RawContact<'a> {
+    first_name: Option<&'a str>,
+    last_name: Option<&'a str>,
+    /// Whether both names must be given (creates).
+    names_required: bool,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    date_of_birth: Option<&'a str>,
+    tags: Option<&'a [String]>,
+}
+
 fn contact_fields(
     checker: &mut Checker,
     request: &RequestContext,
-    first_name: (Option<&str>, bool),
-    last_name: (Option<&str>, bool),
-    email: Option<&str>,
-    phone: Option<&str>,
-    date_of_birth: Option<&str>,
-    tags: Option<&[String]>,
+    raw: RawContact<'_>,
 ) -> ContactFields {
+    let RawContact {
+        first_name,
+        last_name,
+        names_required,
+        email,
+        phone,
+        date_of_birth,
+        tags,
+    } = raw;
     ContactFields {
-        first_name: checker.text("firstName", first_name.0, first_name.1, MAX_SHORT_TEXT),
-        last_name: checker.text("lastName", last_name.0, last_name.1, MAX_SHORT_TEXT),
+        first_name: checker.text("firstName", first_name, names_required, MAX_SHORT_TEXT),
+        last_name: checker.text("lastName", last_name, names_required, MAX_SHORT_TEXT),
         email: checker.email("email", email),
         phone: checker.phone("phone", phone, request.tenant.region),
         date_of_birth: checker.date("dateOfBirth", date_of_birth),
@@ -756,12 +772,15 @@ impl Mutation {
                 let fields = contact_fields(
                     &mut checker,
                     request,
-                    (Some(&input.first_name), true),
-                    (Some(&input.last_name), true),
-                    input.email.as_deref(),
-                    input.phone.as_deref(),
-                    input.date_of_birth.as_deref(),
-                    input.tags.as_deref(),
+                    RawContact {
+                        first_name: Some(&input.first_name),
+                        last_name: Some(&input.last_name),
+                        names_required: true,
+                        email: input.email.as_deref(),
+                        phone: input.phone.as_deref(),
+                        date_of_birth: input.date_of_birth.as_deref(),
+                        tags: input.tags.as_deref(),
+                    },
                 );
                 checker.finish().map_err(WriteError::Invalid)?;
                 request.writes.create_contact(&request.tenant, fields).await
@@ -790,12 +809,15 @@ impl Mutation {
                 let mut fields = contact_fields(
                     &mut checker,
                     request,
-                    (input.first_name.as_deref(), false),
-                    (input.last_name.as_deref(), false),
-                    input.email.as_deref(),
-                    input.phone.as_deref(),
-                    input.date_of_birth.as_deref(),
-                    input.tags.as_deref(),
+                    RawContact {
+                        first_name: input.first_name.as_deref(),
+                        last_name: input.last_name.as_deref(),
+                        names_required: false,
+                        email: input.email.as_deref(),
+                        phone: input.phone.as_deref(),
+                        date_of_birth: input.date_of_birth.as_deref(),
+                        tags: input.tags.as_deref(),
+                    },
                 );
                 fields.clear = input
                     .clear
@@ -835,12 +857,15 @@ impl Mutation {
                 let fields = contact_fields(
                     &mut checker,
                     request,
-                    (input.first_name.as_deref(), false),
-                    (input.last_name.as_deref(), false),
-                    input.email.as_deref(),
-                    input.phone.as_deref(),
-                    input.date_of_birth.as_deref(),
-                    input.tags.as_deref(),
+                    RawContact {
+                        first_name: input.first_name.as_deref(),
+                        last_name: input.last_name.as_deref(),
+                        names_required: false,
+                        email: input.email.as_deref(),
+                        phone: input.phone.as_deref(),
+                        date_of_birth: input.date_of_birth.as_deref(),
+                        tags: input.tags.as_deref(),
+                    },
                 );
                 if fields.email.is_none() && fields.phone.is_none() {
                     checker.invalid(

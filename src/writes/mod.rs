@@ -349,15 +349,41 @@ impl Writes {
         write: SideWrite,
     ) -> Result<SideOutcome, StoreError> {
         match ops::execute(tenant, system, &write).await {
-            Ok(created) => {
-                self.apply(tenant, system, &write, created.as_deref())
-                    .await?;
-                Ok(SideOutcome {
+            Ok(created) => match self.apply(tenant, system, &write, created.as_deref()).await {
+                Ok(()) => Ok(SideOutcome {
                     status: SyncStatus::Synced,
                     job_id: None,
                     error: None,
-                })
-            }
+                }),
+                // The upstream matched a record that another contact already owns, such as
+                // GHL answering a create with an existing contact's id.
+                Err(StoreError::Conflict(reason)) => {
+                    warn!(tenant = %tenant.id, system = %system, reason = %reason, "write matched a record of another contact");
+                    let operation = serde_json::to_string(&write).unwrap_or_default();
+                    let job = self
+                        .outbox
+                        .enqueue(
+                            &tenant.id,
+                            system,
+                            &operation,
+                            write.summary(),
+                            false,
+                            Some("CONFLICT"),
+                        )
+                        .await?;
+                    self.outbox.fail(&job, "CONFLICT", false, None).await?;
+                    Ok(SideOutcome {
+                        status: SyncStatus::Failed,
+                        job_id: Some(job),
+                        error: Some(UpstreamError::Duplicate {
+                            system,
+                            existing_id: created,
+                            detail: reason,
+                        }),
+                    })
+                }
+                Err(error) => Err(error),
+            },
             Err(error) => {
                 let operation = serde_json::to_string(&write).unwrap_or_default();
                 let unknown = write.is_create() && error.outcome_unknown();

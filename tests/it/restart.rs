@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 /// Starts the gateway binary with `config`, and waits until it answers.
 async fn start_gateway(config: &std::path::Path, port: u16) -> Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_casebook-ghl-gateway"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_casebook-ghl-gateway"))
         .args(["serve", "--config"])
         .arg(config)
         .env("RUST_LOG", "warn")
@@ -33,6 +33,8 @@ async fn start_gateway(config: &std::path::Path, port: u16) -> Child {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("gateway did not answer on port {port}");
 }
 

@@ -32,6 +32,11 @@ impl TestApp {
 
     /// Starts everything with `dataset`, after `configure` has changed the configuration.
     pub async fn start_with(dataset: Dataset, configure: impl FnOnce(&mut Config)) -> TestApp {
+        // Log lines show in the output of a failing test only.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn")
+            .with_test_writer()
+            .try_init();
         let loopback = "127.0.0.1:0".parse().unwrap();
         let casebook = casebook::start(loopback, &dataset, CasebookSimOptions::default())
             .await

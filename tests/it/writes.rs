@@ -20,7 +20,7 @@ const CREATE_CONTACT: &str = r#"
     }"#;
 
 fn new_contact(email: &str) -> Value {
-    json!({ "firstName": "Nadia", "lastName": "Kowalczyk", "email": email, "phone": "(555) 019-8811", "tags": ["intake"] })
+    json!({ "firstName": "Nadia", "lastName": "Kowalczyk", "email": email, "tags": ["intake"] })
 }
 
 async fn create_contact(app: &TestApp, email: &str) -> Value {
@@ -48,7 +48,10 @@ where
 #[tokio::test]
 async fn create_contact_writes_both_sides_and_links_them() {
     let app = TestApp::start().await;
-    let payload = create_contact(&app, "nadia.k@example.org").await;
+    let mut input = new_contact("nadia.k@example.org");
+    input["phone"] = json!("(555) 019-8811");
+    let payload =
+        app.data(CREATE_CONTACT, json!({ "input": input })).await["createContact"].clone();
 
     assert_eq!(payload["casebook"], "SYNCED", "{payload:#}");
     assert_eq!(payload["ghl"], "SYNCED");
@@ -489,6 +492,41 @@ async fn create_that_times_out_after_succeeding_is_not_repeated() {
         app.calls(&app.ghl, "POST /contacts/"),
         1,
         "the worker found the record instead of creating it again"
+    );
+}
+
+#[tokio::test]
+async fn create_matching_another_contacts_ghl_record_fails_that_side() {
+    let app = TestApp::start().await;
+    let taken = app
+        .linked_person()
+        .ghl
+        .as_ref()
+        .unwrap()
+        .phone
+        .clone()
+        .unwrap();
+    let mut input = new_contact("fresh.person@example.org");
+    input["phone"] = json!(taken);
+
+    let payload =
+        app.data(CREATE_CONTACT, json!({ "input": input })).await["createContact"].clone();
+
+    assert_eq!(payload["casebook"], "SYNCED", "{payload:#}");
+    assert_eq!(payload["ghl"], "FAILED");
+    let job = app
+        .data(
+            "query ($id: ID!) { syncStatus(id: $id) { status lastErrorCode } }",
+            json!({ "id": payload["syncIds"][0] }),
+        )
+        .await;
+    assert_eq!(
+        job["syncStatus"],
+        json!({ "status": "FAILED", "lastErrorCode": "CONFLICT" })
+    );
+    assert!(
+        payload["contact"]["ghl"].is_null(),
+        "the other contact's GHL record is not taken over"
     );
 }
 
