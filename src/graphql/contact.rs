@@ -314,6 +314,19 @@ fn keep_upstream_or_report<T: Default>(
     }
 }
 
+/// One mapped attribute of a contact, as each system stores it.
+#[derive(async_graphql::SimpleObject)]
+pub struct ContactAttribute {
+    /// The Casebook attribute name.
+    pub name: String,
+    /// The GHL custom field id it maps to.
+    pub ghl_custom_field_id: String,
+    /// The value in Casebook; null when absent or when the contact has no Casebook record.
+    pub casebook: Option<async_graphql::Json<serde_json::Value>>,
+    /// The value in GHL; null when absent or when the contact has no GHL record.
+    pub ghl: Option<async_graphql::Json<serde_json::Value>>,
+}
+
 /// Extra fields of a history page.
 #[derive(async_graphql::SimpleObject)]
 pub struct HistoryFields {
@@ -415,6 +428,41 @@ impl Contact {
                 .flatten()
                 .filter_map(|phone| normalize_phone(phone, region)),
         )
+    }
+
+    /// The mapped attributes (`writes.field_mapping`): each Casebook attribute with the
+    /// value of the GHL custom field it maps to.
+    async fn attributes(&self, ctx: &Context<'_>) -> Result<Vec<ContactAttribute>> {
+        let mappings = RequestContext::get(ctx)?
+            .writes
+            .config()
+            .field_mapping
+            .clone();
+        if mappings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (casebook, ghl) = self.both_sides(ctx, false).await;
+        Ok(mappings
+            .into_iter()
+            .map(|mapping| ContactAttribute {
+                casebook: casebook
+                    .as_ref()
+                    .and_then(|person| person.attributes.get(&mapping.casebook).cloned())
+                    .map(async_graphql::Json),
+                ghl: ghl
+                    .as_ref()
+                    .and_then(|contact| {
+                        contact
+                            .custom_fields
+                            .iter()
+                            .find(|field| field.id == mapping.ghl_custom_field_id)
+                            .map(|field| field.value.clone())
+                    })
+                    .map(async_graphql::Json),
+                name: mapping.casebook,
+                ghl_custom_field_id: mapping.ghl_custom_field_id,
+            })
+            .collect())
     }
 
     /// GHL tags; Casebook has none.

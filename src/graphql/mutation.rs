@@ -61,6 +61,8 @@ pub struct CreateContactInput {
     pub date_of_birth: Option<String>,
     /// GHL tags.
     pub tags: Option<Vec<String>>,
+    /// Mapped attributes (`writes.field_mapping`): Casebook attribute and GHL custom field.
+    pub attributes: Option<Vec<AttributeInput>>,
 }
 
 /// Changes to a contact. Absent fields stay as they are; `clear` empties fields.
@@ -75,6 +77,8 @@ pub struct UpdateContactInput {
     pub date_of_birth: Option<String>,
     /// Replaces the whole GHL tag set; use `addContactTags` to add.
     pub tags: Option<Vec<String>>,
+    /// Mapped attributes (`writes.field_mapping`).
+    pub attributes: Option<Vec<AttributeInput>>,
     /// Fields to empty on both systems.
     #[serde(skip)]
     pub clear: Option<Vec<ContactField>>,
@@ -91,6 +95,20 @@ pub struct UpsertContactInput {
     pub phone: Option<String>,
     pub date_of_birth: Option<String>,
     pub tags: Option<Vec<String>>,
+    /// Mapped attributes (`writes.field_mapping`).
+    pub attributes: Option<Vec<AttributeInput>>,
+    /// Fields to empty on a matched contact; nothing else is ever emptied by an upsert.
+    #[serde(skip)]
+    pub clear: Option<Vec<ContactField>>,
+}
+
+/// A value of a mapped attribute, by its Casebook name.
+#[derive(Debug, Clone, InputObject, serde::Serialize)]
+pub struct AttributeInput {
+    /// The Casebook attribute, such as `preferred_language`.
+    pub name: String,
+    /// A string, number, boolean, null or list of strings.
+    pub value: async_graphql::Json<serde_json::Value>,
 }
 
 /// A contact to act on by id.
@@ -694,6 +712,7 @@ struct RawContact<'a> {
     phone: Option<&'a str>,
     date_of_birth: Option<&'a str>,
     tags: Option<&'a [String]>,
+    attributes: Option<&'a [AttributeInput]>,
 }
 
 fn contact_fields(
@@ -709,7 +728,13 @@ fn contact_fields(
         phone,
         date_of_birth,
         tags,
+        attributes,
     } = raw;
+    let values: Vec<(String, serde_json::Value)> = attributes
+        .unwrap_or_default()
+        .iter()
+        .map(|attribute| (attribute.name.trim().to_string(), attribute.value.0.clone()))
+        .collect();
     ContactFields {
         first_name: checker.text("firstName", first_name, names_required, MAX_SHORT_TEXT),
         last_name: checker.text("lastName", last_name, names_required, MAX_SHORT_TEXT),
@@ -718,6 +743,7 @@ fn contact_fields(
         date_of_birth: checker.date("dateOfBirth", date_of_birth),
         tags: checker.tags("tags", tags, false),
         clear: Vec::new(),
+        attributes: checker.attributes(&values, &request.writes.config().field_mapping),
     }
 }
 
@@ -780,6 +806,7 @@ impl Mutation {
                         phone: input.phone.as_deref(),
                         date_of_birth: input.date_of_birth.as_deref(),
                         tags: input.tags.as_deref(),
+                        attributes: input.attributes.as_deref(),
                     },
                 );
                 checker.finish().map_err(WriteError::Invalid)?;
@@ -817,6 +844,7 @@ impl Mutation {
                         phone: input.phone.as_deref(),
                         date_of_birth: input.date_of_birth.as_deref(),
                         tags: input.tags.as_deref(),
+                        attributes: input.attributes.as_deref(),
                     },
                 );
                 fields.clear = input
@@ -854,7 +882,7 @@ impl Mutation {
             &input.client_mutation_id,
             async |request| {
                 let mut checker = Checker::new();
-                let fields = contact_fields(
+                let mut fields = contact_fields(
                     &mut checker,
                     request,
                     RawContact {
@@ -865,8 +893,15 @@ impl Mutation {
                         phone: input.phone.as_deref(),
                         date_of_birth: input.date_of_birth.as_deref(),
                         tags: input.tags.as_deref(),
+                        attributes: input.attributes.as_deref(),
                     },
                 );
+                fields.clear = input
+                    .clear
+                    .iter()
+                    .flatten()
+                    .map(|field| field.name().to_string())
+                    .collect();
                 if fields.email.is_none() && fields.phone.is_none() {
                     checker.invalid(
                         "email",

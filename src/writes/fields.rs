@@ -225,6 +225,50 @@ impl Checker {
         Some(clean)
     }
 
+    /// Checks attribute values against the field mapping.
+    pub fn attributes(
+        &mut self,
+        values: &[(String, serde_json::Value)],
+        mappings: &[FieldMapping],
+    ) -> Vec<MappedValue> {
+        let mut mapped = Vec::new();
+        for (name, value) in values {
+            let Some(mapping) = mappings.iter().find(|m| m.casebook == *name) else {
+                let known: Vec<&str> = mappings.iter().map(|m| m.casebook.as_str()).collect();
+                self.fail(
+                    "attributes",
+                    format!(
+                        "input.attributes names {name:?}, which the field mapping does not contain: use one of [{}] or add it to writes.field_mapping",
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            };
+            let scalar = matches!(
+                value,
+                serde_json::Value::String(_)
+                    | serde_json::Value::Number(_)
+                    | serde_json::Value::Bool(_)
+                    | serde_json::Value::Null
+            );
+            let list = value
+                .as_array()
+                .is_some_and(|items| items.iter().all(serde_json::Value::is_string));
+            if !(scalar || list) {
+                self.fail(
+                    "attributes",
+                    format!("input.attributes {name:?} has an object value: use a string, number, boolean, null or a list of strings"),
+                );
+                continue;
+            }
+            mapped.push(MappedValue {
+                mapping: mapping.clone(),
+                value: value.clone(),
+            });
+        }
+        mapped
+    }
+
     /// Records an error found by the caller.
     pub fn invalid(&mut self, field: &str, message: String) {
         self.fail(field, message);
@@ -246,6 +290,29 @@ pub struct ContactFields {
     /// Fields to empty, by GraphQL name (`email`, `phone`, ...).
     #[serde(default)]
     pub clear: Vec<String>,
+    /// Mapped attributes: written to Casebook by name and to GHL as custom fields.
+    #[serde(default)]
+    pub attributes: Vec<MappedValue>,
+}
+
+/// One row of the field mapping: a Casebook person attribute and the GHL custom field
+/// that holds the same value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMapping {
+    /// The Casebook attribute, such as `preferred_language`.
+    pub casebook: String,
+    /// The GHL custom field id; GHL reads custom fields back by id only.
+    pub ghl_custom_field_id: String,
+    /// The GHL custom field key (`contact.preferred_language`), used for writes when given.
+    pub ghl_custom_field_key: Option<String>,
+}
+
+/// A value for one mapped attribute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MappedValue {
+    pub mapping: FieldMapping,
+    pub value: serde_json::Value,
 }
 
 impl ContactFields {

@@ -93,6 +93,8 @@ pub struct WriteConfig {
     pub idempotency_wait_s: u64,
     /// GHL calendar for appointments created without a `calendarId`. Default none.
     pub default_calendar_id: Option<String>,
+    /// Casebook person attributes written to GHL custom fields, and read back from them.
+    pub field_mapping: Vec<fields::FieldMapping>,
 }
 
 impl Default for WriteConfig {
@@ -105,6 +107,7 @@ impl Default for WriteConfig {
             lease_s: 60,
             idempotency_wait_s: 30,
             default_calendar_id: None,
+            field_mapping: Vec::new(),
         }
     }
 }

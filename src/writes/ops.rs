@@ -9,7 +9,10 @@ use crate::{
         System, UpstreamError,
         casebook::names::{APPOINTMENT_NOTE_TYPE, NOTE_TYPES},
         casebook::{CasebookNoteInput, CasebookPersonInput, CasebookTaskInput},
-        ghl::{GhlAppointmentInput, GhlContactInput, GhlNoteInput, GhlTaskInput, parse_ghl_time},
+        ghl::{
+            GhlAppointmentInput, GhlContactInput, GhlCustomFieldInput, GhlNoteInput, GhlTaskInput,
+            parse_ghl_time,
+        },
     },
 };
 
@@ -164,6 +167,11 @@ fn person_input(fields: &ContactFields) -> CasebookPersonInput {
         email: cleared(fields, "email", &fields.email),
         phone: cleared(fields, "phone", &fields.phone),
         date_of_birth: cleared(fields, "dateOfBirth", &fields.date_of_birth),
+        extra: fields
+            .attributes
+            .iter()
+            .map(|attribute| (attribute.mapping.casebook.clone(), attribute.value.clone()))
+            .collect(),
     }
 }
 
@@ -175,6 +183,19 @@ fn ghl_contact_input(fields: &ContactFields) -> GhlContactInput {
         phone: cleared(fields, "phone", &fields.phone),
         date_of_birth: cleared(fields, "dateOfBirth", &fields.date_of_birth),
         tags: fields.tags.clone(),
+        custom_fields: (!fields.attributes.is_empty()).then(|| {
+            fields
+                .attributes
+                .iter()
+                .map(|attribute| match &attribute.mapping.ghl_custom_field_key {
+                    Some(key) => GhlCustomFieldInput::by_key(key.clone(), attribute.value.clone()),
+                    None => GhlCustomFieldInput::by_id(
+                        attribute.mapping.ghl_custom_field_id.clone(),
+                        attribute.value.clone(),
+                    ),
+                })
+                .collect()
+        }),
         ..GhlContactInput::default()
     }
 }

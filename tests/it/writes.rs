@@ -667,3 +667,49 @@ async fn invalid_input_calls_no_upstream() {
             .count()
     );
 }
+
+#[tokio::test]
+async fn mapped_attribute_reaches_casebook_and_a_ghl_custom_field() {
+    let app = TestApp::start().await;
+    let mut input = new_contact("mapped@example.org");
+    input["attributes"] = json!([{ "name": "preferred_language", "value": "Tigrinya" }]);
+
+    let data = app
+        .data(
+            "mutation ($input: CreateContactInput!) { createContact(input: $input) { casebook ghl contact { attributes { name ghlCustomFieldId casebook ghl } } } }",
+            json!({ "input": input }),
+        )
+        .await;
+    let payload = &data["createContact"];
+    assert_eq!(payload["casebook"], "SYNCED", "{payload:#}");
+    assert_eq!(payload["ghl"], "SYNCED");
+    assert_eq!(
+        payload["contact"]["attributes"],
+        json!([{ "name": "preferred_language", "ghlCustomFieldId": "SimFieldLanguage0001", "casebook": "Tigrinya", "ghl": "Tigrinya" }])
+    );
+    let person = casebook_with_email(&app, "mapped@example.org").await;
+    assert_eq!(
+        person[0]["person"]["attributes"]["preferred_language"],
+        "Tigrinya"
+    );
+    let contact = ghl_with_email(&app, "mapped@example.org").await;
+    let fields = contact[0]["customFields"].as_array().unwrap().clone();
+    assert!(
+        fields.contains(&json!({ "id": "SimFieldLanguage0001", "value": "Tigrinya" })),
+        "{fields:?}"
+    );
+
+    let mut unknown = new_contact("unmapped@example.org");
+    unknown["attributes"] = json!([{ "name": "shoe_size", "value": "42" }]);
+    let body = app.query(CREATE_CONTACT, json!({ "input": unknown })).await;
+    assert_eq!(error_codes(&body), vec!["BAD_USER_INPUT".to_string()]);
+    assert_eq!(
+        errors(&body)[0]["extensions"]["argument"],
+        "input.attributes"
+    );
+    assert!(
+        ghl_with_email(&app, "unmapped@example.org")
+            .await
+            .is_empty()
+    );
+}

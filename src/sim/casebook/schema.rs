@@ -173,6 +173,7 @@ pub static PEOPLE: ResourceSchema = ResourceSchema {
         (names::person::PHONE, AttrKind::Text),
         (names::person::DATE_OF_BIRTH, AttrKind::Date),
         (names::person::HISPANIC_OR_LATINO, AttrKind::Text),
+        (names::person::PREFERRED_LANGUAGE, AttrKind::Text),
         (names::person::CREATED_AT, AttrKind::DateTime),
         (names::person::UPDATED_AT, AttrKind::DateTime),
     ],

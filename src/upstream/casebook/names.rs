@@ -57,6 +57,8 @@ pub mod person {
     pub const UPDATED_AT: &str = "updated_at";
     /// Published attribute; it accepts only `HISPANIC_OR_LATINO_VALUES`.
     pub const HISPANIC_OR_LATINO: &str = "hispanic_or_latino";
+    /// A tenant-defined attribute that the demo maps to a GHL custom field.
+    pub const PREFERRED_LANGUAGE: &str = "preferred_language";
     /// The four values Casebook publishes for `HISPANIC_OR_LATINO`.
     pub const HISPANIC_OR_LATINO_VALUES: [&str; 4] =
         ["yes", "no", "unable to determine", "unknown"];

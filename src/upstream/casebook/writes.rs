@@ -34,6 +34,8 @@ pub struct CasebookPersonInput {
     pub phone: Option<String>,
     /// Date of birth written `YYYY-MM-DD`.
     pub date_of_birth: Option<String>,
+    /// Further attributes by their Casebook name, such as tenant-defined ones.
+    pub extra: Map<String, Value>,
 }
 
 /// Attributes and the person link of a task to write; `None` fields are left out.
@@ -94,6 +96,9 @@ impl CasebookPersonInput {
         members.text(person::EMAIL, &self.email);
         members.text(person::PHONE, &self.phone);
         members.text(person::DATE_OF_BIRTH, &self.date_of_birth);
+        for (name, value) in &self.extra {
+            members.attributes.insert(name.clone(), value.clone());
+        }
         members
     }
 }
