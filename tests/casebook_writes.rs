@@ -84,6 +84,7 @@ fn full_person(email: &str) -> CasebookPersonInput {
         email: Some(email.into()),
         phone: Some("(555) 010-9999".into()),
         date_of_birth: Some("1906-12-09".into()),
+        ..CasebookPersonInput::default()
     }
 }
 
