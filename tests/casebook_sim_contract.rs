@@ -376,12 +376,14 @@ async fn person_resource_has_contract_shape() {
         PHONE,
         DATE_OF_BIRTH,
         HISPANIC_OR_LATINO,
+        PREFERRED_LANGUAGE,
         CREATED_AT,
         UPDATED_AT,
     ]
     .into();
     assert_eq!(keys, expected);
     assert!(attributes[HISPANIC_OR_LATINO].is_null());
+    assert!(attributes[PREFERRED_LANGUAGE].is_null());
     assert_eq!(attributes[FIRST_NAME], person.first_name);
     assert_eq!(attributes[DATE_OF_BIRTH], person.date_of_birth);
     assert_eq!(
