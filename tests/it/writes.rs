@@ -253,6 +253,13 @@ async fn task_round_trip_shows_once_with_both_ids() {
     let app = TestApp::start().await;
     let payload = create_contact(&app, "tasks@example.org").await;
     let contact_id = payload["contact"]["id"].clone();
+    let read =
+        "query ($id: ID!) { contact(id: $id) { tasks { id title completed casebookId ghlId } } }";
+    // Warm the cache, so the reads below show that the writes invalidated it.
+    assert_eq!(
+        app.data(read, json!({ "id": contact_id })).await["contact"]["tasks"],
+        json!([])
+    );
 
     let data = app
         .data(
@@ -271,8 +278,6 @@ async fn task_round_trip_shows_once_with_both_ids() {
     );
     assert_eq!(task["dueAt"], "2026-12-10T14:00:00+00:00");
 
-    let read =
-        "query ($id: ID!) { contact(id: $id) { tasks { id title completed casebookId ghlId } } }";
     let tasks = app.data(read, json!({ "id": contact_id })).await["contact"]["tasks"].clone();
     assert_eq!(
         tasks.as_array().unwrap().len(),
@@ -326,6 +331,11 @@ async fn note_round_trip() {
     let app = TestApp::start().await;
     let payload = create_contact(&app, "notes@example.org").await;
     let contact_id = payload["contact"]["id"].clone();
+    let read = "query ($id: ID!) { contact(id: $id) { notes { body } } }";
+    assert_eq!(
+        app.data(read, json!({ "id": contact_id })).await["contact"]["notes"],
+        json!([])
+    );
 
     let data = app
         .data(
@@ -342,7 +352,6 @@ async fn note_round_trip() {
         json!({ "id": note["id"] }),
     )
     .await;
-    let read = "query ($id: ID!) { contact(id: $id) { notes { body } } }";
     let notes = app.data(read, json!({ "id": contact_id })).await["contact"]["notes"].clone();
     assert_eq!(notes, json!([{ "body": "Rent support approved" }]));
     assert_eq!(
@@ -364,6 +373,11 @@ async fn appointment_round_trip() {
     let app = TestApp::start().await;
     let payload = create_contact(&app, "appointments@example.org").await;
     let contact_id = payload["contact"]["id"].clone();
+    let read = "query ($id: ID!) { contact(id: $id) { appointments { title startsAt } } }";
+    assert_eq!(
+        app.data(read, json!({ "id": contact_id })).await["contact"]["appointments"],
+        json!([])
+    );
 
     let data = app
         .data(
@@ -385,7 +399,6 @@ async fn appointment_round_trip() {
         json!({ "id": appointment["id"] }),
     )
     .await;
-    let read = "query ($id: ID!) { contact(id: $id) { appointments { title startsAt } } }";
     let appointments =
         app.data(read, json!({ "id": contact_id })).await["contact"]["appointments"].clone();
     assert_eq!(
