@@ -19,7 +19,11 @@ use crate::{
     cache::CacheConfig,
     graphql::loaders::LoaderConfig,
     identity::PhoneRegion,
-    upstream::{HttpSettings, limits::GhlLimitsConfig},
+    upstream::{
+        HttpSettings,
+        limits::GhlLimitsConfig,
+        resilience::{BreakerConfig, RetryConfig},
+    },
     writes::WriteConfig,
 };
 
@@ -83,6 +87,10 @@ pub struct UpstreamConfig {
     pub casebook_max_ids_per_request: usize,
     /// Rate and concurrency limits of each GHL location.
     pub ghl_limits: GhlLimitsConfig,
+    /// Retries of idempotent upstream requests.
+    pub retry: RetryConfig,
+    /// Circuit breaker per upstream and tenant.
+    pub breaker: BreakerConfig,
 }
 
 impl Default for UpstreamConfig {
@@ -93,6 +101,8 @@ impl Default for UpstreamConfig {
             casebook_max_url_length: 2_000,
             casebook_max_ids_per_request: 100,
             ghl_limits: GhlLimitsConfig::default(),
+            retry: RetryConfig::default(),
+            breaker: BreakerConfig::default(),
         }
     }
 }
@@ -103,6 +113,8 @@ impl UpstreamConfig {
         HttpSettings {
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
+            retry: self.retry,
+            breaker: self.breaker,
             ..HttpSettings::default()
         }
     }
@@ -220,6 +232,11 @@ impl Config {
             .validate()
             .map_err(ConfigError::Invalid)?;
         self.writes.validate().map_err(ConfigError::Invalid)?;
+        if self.upstream.retry.max_attempts == 0 {
+            return invalid(
+                "upstream.retry.max_attempts is 0: use 1 to turn retries off".to_string(),
+            );
+        }
         if self.loaders.ghl_concurrency == 0 {
             return invalid("loaders.ghl_concurrency is 0: use at least 1".to_string());
         }

@@ -42,6 +42,13 @@ pub fn upstream(error: &UpstreamError) -> Error {
         UpstreamError::Unavailable { system, .. } | UpstreamError::Connect { system, .. } => {
             format!("{system} is unavailable; data from it is missing from this response")
         }
+        UpstreamError::CircuitOpen {
+            system,
+            retry_after,
+        } => format!(
+            "{system} is failing and calls to it are paused; retry after {} s",
+            retry_after.as_secs().max(1)
+        ),
         UpstreamError::Timeout { system } => {
             format!("{system} did not answer in time; data from it is missing from this response")
         }

@@ -16,7 +16,11 @@ use serde::de::DeserializeOwned;
 use tracing::{Instrument, field::Empty};
 use url::Url;
 
-use super::{System, UpstreamError, limits::CallLimits};
+use super::{
+    System, UpstreamError,
+    limits::CallLimits,
+    resilience::{Admission, Breaker, BreakerConfig, RetryConfig, counts_as_outage, is_retryable},
+};
 use crate::metrics::{Metrics, UPSTREAM_REQUESTS};
 
 /// Timeouts and limits shared by both upstream clients.
@@ -33,6 +37,10 @@ pub struct HttpSettings {
     pub metrics: Option<Metrics>,
     /// Limits every call waits for before it is sent, when set.
     pub limits: Option<Arc<CallLimits>>,
+    /// Retries of idempotent requests.
+    pub retry: RetryConfig,
+    /// The circuit breaker of this upstream.
+    pub breaker: BreakerConfig,
 }
 
 impl Default for HttpSettings {
@@ -43,6 +51,8 @@ impl Default for HttpSettings {
             max_response_bytes: 16 * 1024 * 1024,
             metrics: None,
             limits: None,
+            retry: RetryConfig::default(),
+            breaker: BreakerConfig::default(),
         }
     }
 }
@@ -64,6 +74,7 @@ pub(crate) struct NotFoundTarget<'a> {
 }
 
 /// One request to send.
+#[derive(Clone)]
 pub(crate) struct Call<'a> {
     pub method: Method,
     /// Route template for the span, such as `/contacts/{contactId}`.
@@ -96,6 +107,8 @@ pub(crate) struct Upstream {
     max_response_bytes: usize,
     metrics: Option<Metrics>,
     limits: Option<Arc<CallLimits>>,
+    retry: RetryConfig,
+    breaker: Arc<Breaker>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -179,6 +192,8 @@ impl Upstream {
             max_response_bytes: settings.max_response_bytes,
             metrics: settings.metrics.clone(),
             limits: settings.limits.clone(),
+            retry: settings.retry,
+            breaker: Arc::new(Breaker::new(settings.breaker)),
         })
     }
 
@@ -200,7 +215,60 @@ impl Upstream {
 
     /// Sends `call` like [`Upstream::send`], but lets `classify` map an error response
     /// before the status mapping applies.
+    ///
+    /// Idempotent requests (GET, PUT, DELETE) are retried on 429, 502, 503, 504 and failed
+    /// connections, honouring `Retry-After`, within the retry budget. Other requests are
+    /// sent once. While the circuit breaker is open, calls fail fast with `CircuitOpen`.
     pub async fn send_classified(
+        &self,
+        call: Call<'_>,
+        classify: Option<ErrorClassifier>,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        let idempotent = matches!(
+            call.method,
+            Method::GET | Method::PUT | Method::DELETE | Method::HEAD
+        );
+        let started = std::time::Instant::now();
+        let budget = Duration::from_millis(self.retry.budget_ms);
+        let mut attempt = 1;
+        loop {
+            if let Admission::Reject(retry_after) = self.breaker.admit() {
+                return Err(UpstreamError::CircuitOpen {
+                    system: self.system,
+                    retry_after,
+                });
+            }
+            let result = self.send_once(call.clone(), classify).await;
+            let outage = result.as_ref().err().is_some_and(counts_as_outage);
+            if self.breaker.record(outage) {
+                tracing::warn!(system = self.system.as_str(), route = %call.route, "circuit breaker opened");
+            }
+            let error = match result {
+                Ok(body) => return Ok(body),
+                Err(error) => error,
+            };
+            if !idempotent || !is_retryable(&error) || attempt >= self.retry.max_attempts {
+                return Err(error);
+            }
+            let retry_after = match &error {
+                UpstreamError::RateLimited { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let wait = self.retry.delay(attempt, retry_after);
+            if started.elapsed() + wait > budget {
+                return Err(error);
+            }
+            tracing::info!(
+                system = self.system.as_str(), route = %call.route, attempt,
+                wait_ms = wait.as_millis() as u64, code = error.code(), "retrying upstream request"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// Sends `call` once.
+    async fn send_once(
         &self,
         call: Call<'_>,
         classify: Option<ErrorClassifier>,

@@ -8,6 +8,7 @@ pub mod casebook;
 pub mod ghl;
 mod http;
 pub mod limits;
+pub mod resilience;
 #[cfg(test)]
 mod test_support;
 
@@ -86,6 +87,12 @@ pub enum UpstreamError {
         status: u16,
         messages: Vec<String>,
     },
+    /// The circuit breaker of this upstream is open after repeated failures.
+    #[error("{system} is failing; calls are paused for {} ms", retry_after.as_millis())]
+    CircuitOpen {
+        system: System,
+        retry_after: Duration,
+    },
     /// 400: a create would duplicate a record that already exists upstream, such as
     /// GHL's "This location does not allow duplicated contacts.".
     #[error("{system} already has this record{}: {detail}", existing_id.as_ref().map(|id| format!(" (id {id})")).unwrap_or_default())]
@@ -110,7 +117,8 @@ impl UpstreamError {
             | UpstreamError::Connect { system, .. }
             | UpstreamError::BadResponse { system, .. }
             | UpstreamError::Rejected { system, .. }
-            | UpstreamError::Duplicate { system, .. } => *system,
+            | UpstreamError::Duplicate { system, .. }
+            | UpstreamError::CircuitOpen { system, .. } => *system,
         }
     }
 
@@ -121,9 +129,9 @@ impl UpstreamError {
             UpstreamError::Forbidden { .. } => "UPSTREAM_FORBIDDEN",
             UpstreamError::NotFound { .. } => "NOT_FOUND",
             UpstreamError::RateLimited { .. } => "UPSTREAM_RATE_LIMITED",
-            UpstreamError::Unavailable { .. } | UpstreamError::Connect { .. } => {
-                "UPSTREAM_UNAVAILABLE"
-            }
+            UpstreamError::Unavailable { .. }
+            | UpstreamError::Connect { .. }
+            | UpstreamError::CircuitOpen { .. } => "UPSTREAM_UNAVAILABLE",
             UpstreamError::Timeout { .. } => "UPSTREAM_TIMEOUT",
             UpstreamError::BadResponse { .. } => "UPSTREAM_BAD_RESPONSE",
             UpstreamError::Rejected { .. } => "UPSTREAM_REJECTED",
@@ -147,6 +155,7 @@ impl UpstreamError {
             self,
             UpstreamError::RateLimited { .. }
                 | UpstreamError::Unavailable { .. }
+                | UpstreamError::CircuitOpen { .. }
                 | UpstreamError::Timeout { .. }
                 | UpstreamError::Connect { .. }
                 | UpstreamError::BadResponse { .. }
@@ -164,6 +173,7 @@ impl UpstreamError {
                 Some(*status)
             }
             UpstreamError::NotFound { .. }
+            | UpstreamError::CircuitOpen { .. }
             | UpstreamError::Timeout { .. }
             | UpstreamError::Connect { .. }
             | UpstreamError::BadResponse { .. } => None,

@@ -406,6 +406,14 @@ impl Writes {
                     )
                     .await?;
                 let status = if error.is_transient() {
+                    // The failed call was the first attempt; the worker makes the next
+                    // one after the first backoff delay.
+                    let retry_at = chrono::Utc::now()
+                        + chrono::Duration::from_std(worker::backoff(&self.config, 1))
+                            .unwrap_or_default();
+                    self.outbox
+                        .fail(&job, error.code(), unknown, Some(retry_at))
+                        .await?;
                     self.wake_worker();
                     SyncStatus::Pending
                 } else {

@@ -98,7 +98,8 @@ async fn run_job(
             let retry_at = (failure.is_transient() && attempts < writes.config().max_attempts)
                 .then(|| {
                     Utc::now()
-                        + chrono::Duration::from_std(backoff(writes, attempts)).unwrap_or_default()
+                        + chrono::Duration::from_std(backoff(writes.config(), attempts))
+                            .unwrap_or_default()
                 });
             warn!(
                 job = %job.id, tenant = %tenant.id, system = %job.system, operation = write.summary(),
@@ -130,8 +131,7 @@ async fn attempt(
 
 /// Exponential backoff with full jitter: a random delay up to `base * 2^(attempts - 1)`,
 /// capped at the configured maximum.
-fn backoff(writes: &Writes, attempts: u32) -> Duration {
-    let config = writes.config();
+pub(crate) fn backoff(config: &super::WriteConfig, attempts: u32) -> Duration {
     let exponent = attempts.saturating_sub(1).min(20);
     let ceiling = config
         .backoff_base_ms

@@ -4,6 +4,7 @@ mod auth;
 mod batching;
 mod failures;
 mod reads;
+mod resilience;
 mod restart;
 mod schema;
 mod support;
