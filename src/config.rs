@@ -19,7 +19,12 @@ use crate::{
     cache::CacheConfig,
     graphql::loaders::LoaderConfig,
     identity::PhoneRegion,
-    upstream::{HttpSettings, limits::GhlLimitsConfig},
+    upstream::{
+        HttpSettings,
+        limits::GhlLimitsConfig,
+        resilience::{BreakerConfig, RetryConfig},
+    },
+    writes::WriteConfig,
 };
 
 /// Prefix of the environment variables that override the file.
@@ -45,6 +50,8 @@ pub struct Config {
     pub cache: CacheConfig,
     #[serde(default)]
     pub loaders: LoaderConfig,
+    #[serde(default)]
+    pub writes: WriteConfig,
     /// Tenants by id: each is one GHL location plus one Casebook organisation.
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
@@ -80,6 +87,10 @@ pub struct UpstreamConfig {
     pub casebook_max_ids_per_request: usize,
     /// Rate and concurrency limits of each GHL location.
     pub ghl_limits: GhlLimitsConfig,
+    /// Retries of idempotent upstream requests.
+    pub retry: RetryConfig,
+    /// Circuit breaker per upstream and tenant.
+    pub breaker: BreakerConfig,
 }
 
 impl Default for UpstreamConfig {
@@ -90,6 +101,8 @@ impl Default for UpstreamConfig {
             casebook_max_url_length: 2_000,
             casebook_max_ids_per_request: 100,
             ghl_limits: GhlLimitsConfig::default(),
+            retry: RetryConfig::default(),
+            breaker: BreakerConfig::default(),
         }
     }
 }
@@ -100,6 +113,8 @@ impl UpstreamConfig {
         HttpSettings {
             connect_timeout: Duration::from_millis(self.connect_timeout_ms),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
+            retry: self.retry,
+            breaker: self.breaker,
             ..HttpSettings::default()
         }
     }
@@ -216,6 +231,12 @@ impl Config {
             .ghl_limits
             .validate()
             .map_err(ConfigError::Invalid)?;
+        self.writes.validate().map_err(ConfigError::Invalid)?;
+        if self.upstream.retry.max_attempts == 0 {
+            return invalid(
+                "upstream.retry.max_attempts is 0: use 1 to turn retries off".to_string(),
+            );
+        }
         if self.loaders.ghl_concurrency == 0 {
             return invalid("loaders.ghl_concurrency is 0: use at least 1".to_string());
         }

@@ -19,6 +19,8 @@ use crate::{
         ghl::{self, GhlSimOptions},
         seed::{Dataset, GHL_LOCATION_ID},
     },
+    upstream::casebook::names::person::PREFERRED_LANGUAGE,
+    writes::{WriteConfig, fields::FieldMapping},
 };
 
 /// The tenant id the demo configures.
@@ -98,6 +100,14 @@ pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url
         },
         cache: CacheConfig::default(),
         loaders: LoaderConfig::default(),
+        writes: WriteConfig {
+            field_mapping: vec![FieldMapping {
+                casebook: PREFERRED_LANGUAGE.to_string(),
+                ghl_custom_field_id: ghl::LANGUAGE_FIELD_ID.to_string(),
+                ghl_custom_field_key: Some(ghl::LANGUAGE_FIELD_KEY.to_string()),
+            }],
+            ..WriteConfig::default()
+        },
         tenants: BTreeMap::from([(DEMO_TENANT.to_string(), tenant)]),
     }
 }

@@ -15,3 +15,4 @@ pub mod sim;
 pub mod store;
 pub mod tenant;
 pub mod upstream;
+pub mod writes;

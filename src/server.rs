@@ -26,6 +26,7 @@ use crate::{
     store::{LinkStore, StoreError},
     tenant::Tenant,
     upstream::limits::LimitsRegistry,
+    writes::{Writes, worker},
 };
 
 /// Longest time one HTTP request may take.
@@ -52,6 +53,8 @@ pub struct Gateway {
     cache: RecordCache,
     metrics: Metrics,
     loader_config: LoaderConfig,
+    writes: Arc<Writes>,
+    worker: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     tenants: Vec<Arc<Tenant>>,
     /// The GraphiQL page, when it is enabled.
     graphiql: Option<String>,
@@ -89,12 +92,20 @@ impl Gateway {
             }
             page.finish()
         });
+        let cache = RecordCache::new(&config.cache, metrics.clone());
+        let writes = Arc::new(Writes::new(
+            store.clone(),
+            cache.clone(),
+            config.writes.clone(),
+        ));
         let gateway = Arc::new(Gateway {
             schema: build_schema(),
             store,
-            cache: RecordCache::new(&config.cache, metrics.clone()),
+            cache,
             metrics,
             loader_config: config.loaders.clone(),
+            writes,
+            worker: std::sync::Mutex::new(None),
             tenants,
             graphiql,
         });
@@ -109,6 +120,15 @@ impl Gateway {
         }
         if config.linking.reconcile_interval_s > 0 {
             gateway.spawn_reconcile_loop(Duration::from_secs(config.linking.reconcile_interval_s));
+        }
+        let tenants_by_id = gateway
+            .tenants
+            .iter()
+            .map(|tenant| (tenant.id.clone(), tenant.clone()))
+            .collect();
+        let worker = worker::spawn(gateway.writes.clone(), tenants_by_id);
+        if let Ok(mut slot) = gateway.worker.lock() {
+            *slot = Some(worker);
         }
         Ok(gateway)
     }
@@ -140,6 +160,20 @@ impl Gateway {
     /// The record cache shared by all requests.
     pub fn cache(&self) -> &RecordCache {
         &self.cache
+    }
+
+    /// The write service.
+    pub fn writes(&self) -> &Arc<Writes> {
+        &self.writes
+    }
+
+    /// Stops the outbox worker; queued entries stay in the database.
+    pub fn stop_worker(&self) {
+        if let Ok(mut slot) = self.worker.lock() {
+            if let Some(worker) = slot.take() {
+                worker.abort();
+            }
+        }
     }
 
     /// The process counters.
@@ -200,12 +234,20 @@ async fn graphql(
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .any(|directive| directive.trim().eq_ignore_ascii_case("no-cache"));
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .map(str::to_string);
     let context = RequestContext::new(
         tenant,
         gateway.store.clone(),
         gateway.cache.clone(),
         refresh,
         &gateway.loader_config,
+        gateway.writes.clone(),
+        idempotency_key,
     );
     let request = request.into_inner().data(context);
     GraphQLResponse::from(gateway.schema.execute(request).await).into_response()
@@ -271,6 +313,7 @@ impl RunningGateway {
 
     /// Stops accepting connections and waits for open requests to finish.
     pub async fn shutdown(self) {
+        self.gateway.stop_worker();
         let _ = self.shutdown.send(());
         let _ = self.task.await;
     }

@@ -27,6 +27,8 @@ pub enum LinkMethod {
     Phone,
     /// Joined by a person.
     Manual,
+    /// Created through the gateway on both sides.
+    Gateway,
 }
 
 impl LinkMethod {
@@ -36,6 +38,7 @@ impl LinkMethod {
             LinkMethod::Email => "email",
             LinkMethod::Phone => "phone",
             LinkMethod::Manual => "manual",
+            LinkMethod::Gateway => "gateway",
         }
     }
 
@@ -44,6 +47,7 @@ impl LinkMethod {
             "email" => LinkMethod::Email,
             "phone" => LinkMethod::Phone,
             "manual" => LinkMethod::Manual,
+            "gateway" => LinkMethod::Gateway,
             _ => LinkMethod::Single,
         }
     }
@@ -90,6 +94,11 @@ impl LinkStore {
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(LinkStore { pool })
+    }
+
+    /// The connection pool, for the other tables of the gateway's state.
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// Checks that the database answers.
@@ -295,6 +304,131 @@ impl LinkStore {
             ghl_id: Some(ghl_id.to_string()),
             method,
         })
+    }
+
+    /// Creates a contact with no native id yet; the writes fill them in.
+    pub async fn create_contact(
+        &self,
+        tenant: &str,
+        method: LinkMethod,
+    ) -> Result<ContactLink, StoreError> {
+        let id = Uuid::new_v4().to_string();
+        let now = Utc::now().to_rfc3339();
+        sqlx::query(
+            "INSERT INTO contact_links (id, tenant, link_method, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(method.as_str())
+        .bind(&now)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?;
+        Ok(ContactLink {
+            id,
+            casebook_id: None,
+            ghl_id: None,
+            method,
+        })
+    }
+
+    /// Records the native id of one side of a contact.
+    ///
+    /// Fails with `Conflict` when another active contact already has that native id.
+    pub async fn set_native_id(
+        &self,
+        tenant: &str,
+        id: &str,
+        system: System,
+        native_id: &str,
+    ) -> Result<(), StoreError> {
+        let column = native_column(system);
+        let result = sqlx::query(&format!(
+            "UPDATE contact_links SET {column} = ?, updated_at = ? WHERE tenant = ? AND id = ?"
+        ))
+        .bind(native_id)
+        .bind(Utc::now().to_rfc3339())
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                Err(StoreError::Conflict(format!(
+                    "{system} record {native_id} already belongs to another contact"
+                )))
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Splits a linked contact into two one-sided contacts; the Casebook side keeps the id.
+    pub async fn unlink(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<(ContactLink, ContactLink), StoreError> {
+        let Some(link) = self.get(tenant, id).await? else {
+            return Err(StoreError::Conflict(format!("no contact has id {id}")));
+        };
+        let (Some(casebook_id), Some(ghl_id)) = (link.casebook_id.clone(), link.ghl_id.clone())
+        else {
+            return Err(StoreError::Conflict(
+                "the contact is not linked: it has one side only".to_string(),
+            ));
+        };
+        let now = Utc::now().to_rfc3339();
+        let ghl_row = Uuid::new_v4().to_string();
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("UPDATE contact_links SET ghl_id = NULL, link_method = 'single', updated_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(&link.id)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query(
+            "INSERT INTO contact_links (id, tenant, ghl_id, link_method, created_at, updated_at)
+             VALUES (?, ?, ?, 'single', ?, ?)",
+        )
+        .bind(&ghl_row)
+        .bind(tenant)
+        .bind(&ghl_id)
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok((
+            ContactLink {
+                id: link.id,
+                casebook_id: Some(casebook_id),
+                ghl_id: None,
+                method: LinkMethod::Single,
+            },
+            ContactLink {
+                id: ghl_row,
+                casebook_id: None,
+                ghl_id: Some(ghl_id),
+                method: LinkMethod::Single,
+            },
+        ))
+    }
+
+    /// Removes a contact and the rows merged into it.
+    pub async fn delete_contact(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("DELETE FROM contact_links WHERE tenant = ? AND merged_into = ?")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query("DELETE FROM contact_links WHERE tenant = ? AND id = ?")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(())
     }
 
     /// Number of active contacts that have both a Casebook and a GHL record.

@@ -1,16 +1,19 @@
 //! Contract tests of the Casebook simulator over HTTP: auth, error documents, the
-//! crnk-style query language, paging links, compound documents, faults and stats.
+//! crnk-style query language, paging links, compound documents, faults, stats, and
+//! JSON:API writes with their validation and the test-only state listing.
 //!
 //! Every test starts its own simulator on 127.0.0.1 with an OS-chosen port and compares
 //! its responses with the seeded data set it was built from.
 
 use std::collections::{BTreeSet, HashSet};
 
-use casebook_ghl_gateway::sim::casebook::{self, CasebookSimOptions, DEFAULT_TOKEN};
+use casebook_ghl_gateway::sim::casebook::{
+    self, CasebookSimOptions, DEFAULT_TOKEN, RequiredAttributes, STATE_PATH,
+};
 use casebook_ghl_gateway::sim::common::RunningSim;
 use casebook_ghl_gateway::sim::seed::{CasebookPersonSeed, Dataset, MatchCase};
 use casebook_ghl_gateway::upstream::casebook::names;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// A running simulator, a client and the data set it serves.
@@ -69,6 +72,67 @@ impl Harness {
     async fn follow(&self, url: &str) -> Reply {
         let request = self.client.get(url).bearer_auth(DEFAULT_TOKEN);
         reply(request.send().await.expect("the request should complete")).await
+    }
+
+    /// Sends an authenticated write with a JSON:API body.
+    async fn write(&self, method: Method, path: &str, body: &Value) -> Reply {
+        self.write_raw(method, path, Some(names::MEDIA_TYPE), &body.to_string())
+            .await
+    }
+
+    /// Sends an authenticated write with a raw body and an optional Content-Type.
+    async fn write_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.sim.base_url))
+            .bearer_auth(DEFAULT_TOKEN)
+            .header("Accept", names::MEDIA_TYPE)
+            .body(body.to_string());
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        reply(request.send().await.expect("the request should complete")).await
+    }
+
+    /// Creates a resource and returns its `data`, failing the test unless the status is 201.
+    async fn create(&self, path: &str, body: &Value) -> Value {
+        let reply = self.write(Method::POST, path, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["data"].clone()
+    }
+
+    /// Sends an authenticated DELETE and returns the status and the raw body.
+    async fn delete(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .delete(format!("{}{path}", self.sim.base_url))
+            .bearer_auth(DEFAULT_TOKEN)
+            .send()
+            .await
+            .expect("the request should complete");
+        let status = response.status();
+        (
+            status,
+            response.text().await.expect("the body should arrive"),
+        )
+    }
+
+    /// Reads the unauthenticated state listing.
+    async fn state(&self) -> Value {
+        let response = self
+            .client
+            .get(format!("{}{STATE_PATH}", self.sim.base_url))
+            .send()
+            .await
+            .expect("the request should complete");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("the state should be JSON")
     }
 
     /// Fetches a collection and returns the ids of `data`.
@@ -247,17 +311,25 @@ async fn unknown_route_is_404_document() {
 #[tokio::test]
 async fn unsupported_method_is_405_document() {
     let harness = Harness::start().await;
-    for path in [people_path(), format!("{}/some-id", notes_path())] {
+    let cases = [
+        (people_path(), "GET, HEAD, POST"),
+        (
+            format!("{}/some-id", notes_path()),
+            "GET, HEAD, PATCH, DELETE",
+        ),
+        ("/tasks".to_string(), "GET, HEAD"),
+    ];
+    for (path, allowed) in cases {
         let response = harness
             .client
-            .delete(format!("{}{path}", harness.sim.base_url))
+            .put(format!("{}{path}", harness.sim.base_url))
             .bearer_auth(DEFAULT_TOKEN)
             .send()
             .await
             .unwrap();
         let reply = reply(response).await;
         assert_error(&reply, 405, "Method Not Allowed");
-        assert_eq!(reply.headers["allow"], "GET, HEAD");
+        assert_eq!(reply.headers["allow"], allowed, "{path}");
     }
     harness.sim.shutdown().await;
 }
@@ -303,11 +375,15 @@ async fn person_resource_has_contract_shape() {
         EMAIL,
         PHONE,
         DATE_OF_BIRTH,
+        HISPANIC_OR_LATINO,
+        PREFERRED_LANGUAGE,
         CREATED_AT,
         UPDATED_AT,
     ]
     .into();
     assert_eq!(keys, expected);
+    assert!(attributes[HISPANIC_OR_LATINO].is_null());
+    assert!(attributes[PREFERRED_LANGUAGE].is_null());
     assert_eq!(attributes[FIRST_NAME], person.first_name);
     assert_eq!(attributes[DATE_OF_BIRTH], person.date_of_birth);
     assert_eq!(
@@ -1404,5 +1480,895 @@ async fn invalid_utf8_id_is_400() {
         .unwrap();
     let reply = reply(response).await;
     assert_error(&reply, 400, "Bad Request");
+    harness.sim.shutdown().await;
+}
+
+// ---- Writes ----
+
+fn person_body(first_name: &str, last_name: &str, email: &str) -> Value {
+    json!({"data": {
+        "type": names::PEOPLE.type_name,
+        "attributes": {
+            (names::person::FIRST_NAME): first_name,
+            (names::person::LAST_NAME): last_name,
+            (names::person::EMAIL): email,
+        }
+    }})
+}
+
+fn task_body(title: &str, person_id: &str) -> Value {
+    json!({"data": {
+        "type": names::TASKS.type_name,
+        "attributes": { (names::task::TITLE): title, (names::task::DUE_AT): "2026-03-04T10:00:00Z" },
+        "relationships": {
+            (names::task::PERSON): {"data": {"type": names::PEOPLE.type_name, "id": person_id}}
+        }
+    }})
+}
+
+fn note_body(subject: &str, people: &[&str]) -> Value {
+    let linkage: Vec<Value> = people
+        .iter()
+        .map(|id| json!({"type": names::PEOPLE.type_name, "id": id}))
+        .collect();
+    json!({"data": {
+        "type": names::NOTES.type_name,
+        "attributes": {
+            (names::note::SUBJECT): subject,
+            (names::note::BODY): "Body text",
+            (names::note::NOTE_TYPE): "Contact",
+            (names::note::OCCURRED_AT): "2026-02-01T09:00:00Z",
+        },
+        "relationships": { (names::note::PEOPLE): {"data": linkage} }
+    }})
+}
+
+/// Returns the `source.pointer` of every error object.
+fn pointers(reply: &Reply) -> Vec<String> {
+    reply.body["errors"]
+        .as_array()
+        .expect("errors array")
+        .iter()
+        .map(|error| {
+            error["source"]["pointer"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect()
+}
+
+fn item_path(base: &str, id: &Value) -> String {
+    format!("{base}/{}", id.as_str().expect("string id"))
+}
+
+#[tokio::test]
+async fn create_person_is_201_with_location() {
+    let harness = Harness::start().await;
+    let reply = harness
+        .write(
+            Method::POST,
+            &people_path(),
+            &person_body("Ada", "Writer", "ada.writer@example.org"),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.content_type, names::MEDIA_TYPE);
+
+    let data = &reply.body["data"];
+    let id = data["id"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    assert_eq!(data["type"], names::PEOPLE.type_name);
+    assert_eq!(data["attributes"]["first_name"], "Ada");
+    assert_eq!(data["attributes"]["phone"], Value::Null);
+    assert!(data["attributes"]["created_at"].is_string());
+    assert_eq!(
+        data["attributes"]["created_at"],
+        data["attributes"]["updated_at"]
+    );
+    let location = format!("{}{}/{id}", harness.sim.base_url, people_path());
+    assert_eq!(reply.headers["location"], location.as_str());
+    assert_eq!(data["links"]["self"], location);
+
+    let fetched = harness.follow(&location).await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    assert_eq!(fetched.body["data"], *data);
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn created_records_show_in_lists() {
+    let harness = Harness::start().await;
+    let before = harness.get(&people_path(), &[]).await.body["meta"][names::META_TOTAL]
+        .as_u64()
+        .unwrap();
+    let mut created = Vec::new();
+    for first_name in ["Cy", "Ann", "Bo"] {
+        let data = harness
+            .create(
+                &people_path(),
+                &person_body(first_name, "Zzwrite", "shared@example.org"),
+            )
+            .await;
+        created.push(data["id"].as_str().unwrap().to_string());
+    }
+
+    let all = harness.get(&people_path(), &[]).await;
+    assert_eq!(all.body["meta"][names::META_TOTAL], before + 3);
+
+    let page = harness
+        .get(
+            &people_path(),
+            &[
+                ("filter[last_name]", "Zzwrite"),
+                ("sort", "first_name"),
+                ("page[limit]", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(page.body["meta"][names::META_TOTAL], 3);
+    let names_on_page: Vec<&str> = page.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|resource| resource["attributes"]["first_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names_on_page, ["Ann", "Bo"]);
+    let next = page.body["links"]["next"].as_str().unwrap().to_string();
+    let second = harness.follow(&next).await;
+    assert_eq!(data_ids(&second.body).len(), 1);
+
+    let by_email = harness
+        .ids(&people_path(), &[("filter[email]", "shared@example.org")])
+        .await;
+    assert_eq!(sorted(by_email), sorted(created.clone()));
+
+    let task = harness
+        .create(&tasks_path(), &task_body("Call back", &created[0]))
+        .await;
+    let tasks = harness
+        .ids(&tasks_path(), &[("filter[person.id]", created[0].as_str())])
+        .await;
+    assert_eq!(tasks, vec![task["id"].as_str().unwrap().to_string()]);
+    let note = harness
+        .create(&notes_path(), &note_body("Intake call", &[&created[1]]))
+        .await;
+    let notes = harness
+        .ids(&notes_path(), &[("filter[people.id]", created[1].as_str())])
+        .await;
+    assert_eq!(notes, vec![note["id"].as_str().unwrap().to_string()]);
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn create_links_tasks_and_notes() {
+    let harness = Harness::start().await;
+    let owners: Vec<String> = harness.people()[..2].iter().map(|p| p.id.clone()).collect();
+
+    let task = harness
+        .create(&tasks_path(), &task_body("Send forms", &owners[0]))
+        .await;
+    assert_eq!(task["attributes"]["status"], names::task::STATUS_OPEN);
+    assert_eq!(task["attributes"]["completed_at"], Value::Null);
+    assert_eq!(
+        task["relationships"]["person"]["data"],
+        json!({"type": "people", "id": owners[0]})
+    );
+
+    let note = harness
+        .create(
+            &notes_path(),
+            &note_body("Both", &[&owners[0], &owners[1], &owners[0]]),
+        )
+        .await;
+    assert_eq!(
+        note["relationships"]["people"]["data"],
+        json!([{"type": "people", "id": owners[0]}, {"type": "people", "id": owners[1]}])
+    );
+
+    let mut completed = task_body("Done already", &owners[1]);
+    completed["data"]["attributes"]["status"] = json!(names::task::STATUS_COMPLETED);
+    let task = harness.create(&tasks_path(), &completed).await;
+    assert!(task["attributes"]["completed_at"].is_string(), "{task}");
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn create_keeps_sent_time_precision() {
+    let harness = Harness::start().await;
+    let owner = harness.people()[0].id.clone();
+    let mut body = task_body("Precise", &owner);
+    body["data"]["attributes"]["due_at"] = json!("2026-03-04T12:00:00.250+02:00");
+    let task = harness.create(&tasks_path(), &body).await;
+    assert_eq!(task["attributes"]["due_at"], "2026-03-04T10:00:00.250Z");
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn create_with_client_id_is_403() {
+    let harness = Harness::start().await;
+    let mut body = person_body("Ada", "Writer", "a@example.org");
+    body["data"]["id"] = json!("00000000-0000-4000-8000-000000000001");
+    let reply = harness.write(Method::POST, &people_path(), &body).await;
+    assert_error(&reply, 403, "Forbidden");
+    assert_eq!(pointers(&reply), ["/data/id"]);
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn missing_required_is_422_per_attribute() {
+    let harness = Harness::start().await;
+    let reply = harness
+        .write(
+            Method::POST,
+            &notes_path(),
+            &json!({"data": {"type": "notes", "attributes": {}}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        sorted(pointers(&reply)),
+        [
+            "/data/attributes/body",
+            "/data/attributes/note_type",
+            "/data/attributes/subject"
+        ]
+    );
+    for error in reply.body["errors"].as_array().unwrap() {
+        assert_eq!(error["status"], "422");
+        assert_eq!(error["title"], "Invalid Attribute");
+    }
+
+    let reply = harness
+        .write(
+            Method::POST,
+            &people_path(),
+            &json!({"data": {"type": "people", "attributes": {"first_name": "  ", "email": "x@example.org"}}}),
+        )
+        .await;
+    assert_eq!(
+        reply.body,
+        json!({"errors": [
+            {
+                "status": "422",
+                "title": "Invalid Attribute",
+                "detail": "Attribute 'first_name' is required for this tenant and cannot be null or blank.",
+                "source": {"pointer": "/data/attributes/first_name"}
+            },
+            {
+                "status": "422",
+                "title": "Invalid Attribute",
+                "detail": "Attribute 'last_name' is required for this tenant and is missing; send a non-blank value.",
+                "source": {"pointer": "/data/attributes/last_name"}
+            }
+        ]})
+    );
+
+    let reply = harness
+        .write(
+            Method::POST,
+            &tasks_path(),
+            &json!({"data": {"type": "tasks"}}),
+        )
+        .await;
+    assert_eq!(pointers(&reply), ["/data/attributes/title"]);
+    let state = harness.state().await;
+    let created_nothing = state["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|entry| entry["person"]["attributes"]["email"] != "x@example.org");
+    assert!(created_nothing);
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn required_attributes_are_configurable() {
+    let options = CasebookSimOptions {
+        required_attributes: RequiredAttributes {
+            people: vec!["email".into(), "nickname".into()],
+            ..RequiredAttributes::default()
+        },
+        ..CasebookSimOptions::default()
+    };
+    let harness = Harness::start_with(options).await;
+    let reply = harness
+        .write(
+            Method::POST,
+            &people_path(),
+            &json!({"data": {"type": "people", "attributes": {"last_name": "Only"}}}),
+        )
+        .await;
+    assert_eq!(pointers(&reply), ["/data/attributes/email"]);
+
+    let reply = harness
+        .write(
+            Method::POST,
+            &people_path(),
+            &json!({"data": {"type": "people", "attributes": {"email": "only@example.org"}}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.body["data"]["attributes"]["first_name"], Value::Null);
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_attributes_are_422_with_pointer() {
+    let harness = Harness::start().await;
+    let owner = harness.people()[0].id.clone();
+    let cases: Vec<(String, Value, &str, &str)> = vec![
+        (
+            notes_path(),
+            json!({"note_type": "Call"}),
+            "note_type",
+            "General",
+        ),
+        (
+            tasks_path(),
+            json!({"status": "done"}),
+            "status",
+            "open, completed",
+        ),
+        (
+            tasks_path(),
+            json!({"status": null}),
+            "status",
+            "cannot be null",
+        ),
+        (
+            tasks_path(),
+            json!({"due_at": "tomorrow"}),
+            "due_at",
+            "RFC 3339",
+        ),
+        (
+            people_path(),
+            json!({"date_of_birth": "1990-13-01"}),
+            "date_of_birth",
+            "YYYY-MM-DD",
+        ),
+        (
+            people_path(),
+            json!({"hispanic_or_latino": "Yes"}),
+            "hispanic_or_latino",
+            "unable to determine",
+        ),
+        (
+            people_path(),
+            json!({"phone": 5550102}),
+            "phone",
+            "a number",
+        ),
+        (
+            people_path(),
+            json!({"nickname": "Al"}),
+            "nickname",
+            "Writable attributes",
+        ),
+        (
+            people_path(),
+            json!({"created_at": "2024-01-01T00:00:00Z"}),
+            "created_at",
+            "set by the server",
+        ),
+        (
+            tasks_path(),
+            json!({"completed_at": null}),
+            "completed_at",
+            "set by the server",
+        ),
+    ];
+    for (path, extra, attribute, hint) in cases {
+        let mut body = match path.as_str() {
+            p if p == people_path() => person_body("Ada", "Writer", "v@example.org"),
+            p if p == tasks_path() => task_body("Valid title", &owner),
+            _ => note_body("Valid subject", &[&owner]),
+        };
+        for (name, value) in extra.as_object().unwrap() {
+            body["data"]["attributes"][name] = value.clone();
+        }
+        let reply = harness.write(Method::POST, &path, &body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{attribute}: {}",
+            reply.body
+        );
+        assert_eq!(
+            pointers(&reply),
+            [format!("/data/attributes/{attribute}")],
+            "{attribute}"
+        );
+        let detail = reply.body["errors"][0]["detail"].as_str().unwrap();
+        assert!(detail.contains(hint), "{attribute}: {detail}");
+        assert_eq!(reply.body["errors"][0]["title"], "Invalid Attribute");
+    }
+
+    let mut valid = person_body("Ada", "Writer", "v@example.org");
+    valid["data"]["attributes"]["hispanic_or_latino"] = json!("unable to determine");
+    let person = harness.create(&people_path(), &valid).await;
+    assert_eq!(
+        person["attributes"]["hispanic_or_latino"],
+        "unable to determine"
+    );
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_relationships_are_422_with_pointer() {
+    let harness = Harness::start().await;
+    let owner = harness.people()[0].id.clone();
+    let missing = "00000000-0000-4000-8000-00000000dead";
+
+    let reply = harness
+        .write(Method::POST, &tasks_path(), &task_body("Orphan", missing))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(pointers(&reply), ["/data/relationships/person"]);
+    assert_eq!(reply.body["errors"][0]["title"], "Invalid Relationship");
+    let detail = reply.body["errors"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains(missing), "{detail}");
+
+    let reply = harness
+        .write(
+            Method::POST,
+            &notes_path(),
+            &note_body("Half", &[&owner, missing]),
+        )
+        .await;
+    assert_eq!(pointers(&reply), ["/data/relationships/people"]);
+
+    let relationship_cases = [
+        json!({"person": {"data": {"type": "notes", "id": owner}}}),
+        json!({"person": {"data": [{"type": "people", "id": owner}]}}),
+        json!({"person": {"type": "people", "id": owner}}),
+        json!({"person": {"data": {"type": "people"}}}),
+        json!({"owner": {"data": {"type": "people", "id": owner}}}),
+    ];
+    for relationships in relationship_cases {
+        let mut body = task_body("Linked", &owner);
+        body["data"]["relationships"] = relationships.clone();
+        let reply = harness.write(Method::POST, &tasks_path(), &body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{relationships}"
+        );
+        let name = relationships.as_object().unwrap().keys().next().unwrap();
+        assert_eq!(pointers(&reply), [format!("/data/relationships/{name}")]);
+    }
+
+    let mut unlinked = task_body("No one", &owner);
+    unlinked["data"]["relationships"]["person"]["data"] = Value::Null;
+    let task = harness.create(&tasks_path(), &unlinked).await;
+    assert_eq!(task["relationships"]["person"]["data"], Value::Null);
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn all_problems_are_reported_together() {
+    let harness = Harness::start().await;
+    let body = json!({"data": {
+        "type": "tasks",
+        "attributes": {"status": "later", "nickname": "x"},
+        "relationships": {"person": {"data": {"type": "people", "id": "missing"}}}
+    }});
+    let reply = harness.write(Method::POST, &tasks_path(), &body).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        sorted(pointers(&reply)),
+        [
+            "/data/attributes/nickname",
+            "/data/attributes/status",
+            "/data/attributes/title",
+            "/data/relationships/person"
+        ]
+    );
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn write_body_checks_come_first() {
+    let harness = Harness::start().await;
+    let valid = person_body("Ada", "Writer", "a@example.org").to_string();
+    let path = people_path();
+
+    for content_type in [
+        None,
+        Some("application/json"),
+        Some("application/vnd.api+json; charset=utf-8"),
+    ] {
+        let reply = harness
+            .write_raw(Method::POST, &path, content_type, &valid)
+            .await;
+        assert_error(&reply, 415, "Unsupported Media Type");
+        let detail = reply.body["errors"][0]["detail"].as_str().unwrap();
+        assert!(detail.contains(names::MEDIA_TYPE), "{detail}");
+    }
+    let upper = harness
+        .write_raw(
+            Method::POST,
+            &path,
+            Some("Application/VND.API+JSON"),
+            &valid,
+        )
+        .await;
+    assert_eq!(upper.status, StatusCode::CREATED);
+
+    let media = Some(names::MEDIA_TYPE);
+    let malformed = harness
+        .write_raw(Method::POST, &path, media, "{\"data\": ")
+        .await;
+    assert_error(&malformed, 400, "Bad Request");
+    let empty = harness.write_raw(Method::POST, &path, media, "").await;
+    assert_error(&empty, 400, "Bad Request");
+    let no_data = harness
+        .write(Method::POST, &path, &json!({"meta": {}}))
+        .await;
+    assert_error(&no_data, 400, "Bad Request");
+    assert_eq!(pointers(&no_data), ["/data"]);
+    let no_type = harness
+        .write(Method::POST, &path, &json!({"data": {"attributes": {}}}))
+        .await;
+    assert_eq!(pointers(&no_type), ["/data/type"]);
+    let attributes_array = harness
+        .write(
+            Method::POST,
+            &path,
+            &json!({"data": {"type": "people", "attributes": []}}),
+        )
+        .await;
+    assert_error(&attributes_array, 400, "Bad Request");
+
+    let wrong_type = harness
+        .write(Method::POST, &path, &note_body("Wrong place", &[]))
+        .await;
+    assert_error(&wrong_type, 409, "Conflict");
+    assert_eq!(pointers(&wrong_type), ["/data/type"]);
+
+    let id = harness.people()[0].id.clone();
+    let item = format!("{path}/{id}");
+    let other_id = harness
+        .write(
+            Method::PATCH,
+            &item,
+            &json!({"data": {"type": "people", "id": "someone-else", "attributes": {}}}),
+        )
+        .await;
+    assert_error(&other_id, 409, "Conflict");
+    assert_eq!(pointers(&other_id), ["/data/id"]);
+    let no_id = harness
+        .write(
+            Method::PATCH,
+            &item,
+            &json!({"data": {"type": "people", "attributes": {}}}),
+        )
+        .await;
+    assert_error(&no_id, 400, "Bad Request");
+    let patch_json = harness
+        .write_raw(Method::PATCH, &item, Some("application/json"), "{}")
+        .await;
+    assert_error(&patch_json, 415, "Unsupported Media Type");
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn writes_need_a_token() {
+    let harness = Harness::start().await;
+    let response = harness
+        .client
+        .post(format!("{}{}", harness.sim.base_url, people_path()))
+        .header("Content-Type", names::MEDIA_TYPE)
+        .body(person_body("No", "Token", "none@example.org").to_string())
+        .send()
+        .await
+        .unwrap();
+    let reply = reply(response).await;
+    assert_error(&reply, 401, "Unauthorized");
+    let ids = harness
+        .ids(&people_path(), &[("filter[email]", "none@example.org")])
+        .await;
+    assert!(ids.is_empty());
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn patch_writes_only_sent_attributes() {
+    let harness = Harness::start().await;
+    let person = harness.people()[0].clone();
+    let path = format!("{}/{}", people_path(), person.id);
+    let before = harness.get(&path, &[]).await.body["data"].clone();
+
+    let reply = harness
+        .write(
+            Method::PATCH,
+            &path,
+            &json!({"data": {"type": "people", "id": person.id, "attributes": {"email": "new@example.org", "phone": null}}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.content_type, names::MEDIA_TYPE);
+    let after = &reply.body["data"]["attributes"];
+    assert_eq!(after["email"], "new@example.org");
+    assert_eq!(after["phone"], Value::Null);
+    for unchanged in ["first_name", "last_name", "date_of_birth", "created_at"] {
+        assert_eq!(
+            after[unchanged], before["attributes"][unchanged],
+            "{unchanged}"
+        );
+    }
+    assert_ne!(after["updated_at"], before["attributes"]["updated_at"]);
+
+    let fetched = harness.get(&path, &[]).await;
+    assert_eq!(fetched.body["data"], reply.body["data"]);
+    let found = harness
+        .ids(&people_path(), &[("filter[email]", "new@example.org")])
+        .await;
+    assert_eq!(found, vec![person.id.clone()]);
+
+    let blank = harness
+        .write(
+            Method::PATCH,
+            &path,
+            &json!({"data": {"type": "people", "id": person.id, "attributes": {"last_name": ""}}}),
+        )
+        .await;
+    assert_eq!(pointers(&blank), ["/data/attributes/last_name"]);
+    let unchanged = harness.get(&path, &[]).await;
+    assert_eq!(unchanged.body["data"], reply.body["data"]);
+
+    let missing = harness
+        .write(
+            Method::PATCH,
+            &format!("{}/no-such-id", people_path()),
+            &json!({"data": {"type": "people", "id": "no-such-id", "attributes": {}}}),
+        )
+        .await;
+    assert_error(&missing, 404, "Not Found");
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn patch_status_sets_completed_at() {
+    let harness = Harness::start().await;
+    let owner = harness.people()[0].id.clone();
+    let task = harness
+        .create(&tasks_path(), &task_body("Toggle", &owner))
+        .await;
+    let path = item_path(&tasks_path(), &task["id"]);
+    let status = |value: &str| json!({"data": {"type": "tasks", "id": task["id"], "attributes": {"status": value}}});
+
+    let done = harness
+        .write(Method::PATCH, &path, &status("completed"))
+        .await;
+    let attributes = &done.body["data"]["attributes"];
+    assert_eq!(attributes["status"], "completed");
+    assert!(attributes["completed_at"].is_string(), "{attributes}");
+    assert_eq!(attributes["title"], "Toggle");
+
+    let reopened = harness.write(Method::PATCH, &path, &status("open")).await;
+    assert_eq!(
+        reopened.body["data"]["attributes"]["completed_at"],
+        Value::Null
+    );
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn patch_replaces_note_people() {
+    let harness = Harness::start().await;
+    let owners: Vec<String> = harness.people()[..3].iter().map(|p| p.id.clone()).collect();
+    let note = harness
+        .create(
+            &notes_path(),
+            &note_body("Shared", &[&owners[0], &owners[1]]),
+        )
+        .await;
+    let path = item_path(&notes_path(), &note["id"]);
+    let reply = harness
+        .write(
+            Method::PATCH,
+            &path,
+            &json!({"data": {"type": "notes", "id": note["id"], "relationships": {
+                "people": {"data": [{"type": "people", "id": owners[2]}]}
+            }}}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(
+        reply.body["data"]["relationships"]["people"]["data"],
+        json!([{"type": "people", "id": owners[2]}])
+    );
+    assert_eq!(reply.body["data"]["attributes"]["subject"], "Shared");
+    let still_linked = harness
+        .ids(&notes_path(), &[("filter[people.id]", owners[0].as_str())])
+        .await;
+    assert!(!still_linked.contains(&note["id"].as_str().unwrap().to_string()));
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn note_ending_before_start_is_422() {
+    let harness = Harness::start().await;
+    let owner = harness.people()[0].id.clone();
+    let mut body = note_body("Meeting", &[&owner]);
+    body["data"]["attributes"]["note_type"] = json!(names::APPOINTMENT_NOTE_TYPE);
+    body["data"]["attributes"]["ends_at"] = json!("2026-02-01T08:00:00Z");
+    let reply = harness.write(Method::POST, &notes_path(), &body).await;
+    assert_eq!(pointers(&reply), ["/data/attributes/ends_at"]);
+
+    body["data"]["attributes"]["ends_at"] = json!("2026-02-01T10:00:00Z");
+    let note = harness.create(&notes_path(), &body).await;
+    let path = item_path(&notes_path(), &note["id"]);
+    let later_start = json!({"data": {"type": "notes", "id": note["id"], "attributes": {"occurred_at": "2026-02-01T11:00:00Z"}}});
+    let reply = harness.write(Method::PATCH, &path, &later_start).await;
+    assert_eq!(pointers(&reply), ["/data/attributes/occurred_at"]);
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn delete_is_204_then_404() {
+    let harness = Harness::start().await;
+    let person = harness.people()[0].clone();
+    let targets = [
+        format!("{}/{}", tasks_path(), person.tasks[0].id),
+        format!("{}/{}", notes_path(), person.notes[0].id),
+        format!("{}/{}", people_path(), person.id),
+    ];
+    for path in targets {
+        let (status, body) = harness.delete(&path).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{path}: {body}");
+        assert_eq!(body, "");
+        let gone = harness.get(&path, &[]).await;
+        assert_error(&gone, 404, "Not Found");
+        let (again, body) = harness.delete(&path).await;
+        assert_eq!(again, StatusCode::NOT_FOUND, "{path}");
+        assert!(body.contains("\"errors\""), "{body}");
+    }
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn delete_person_keeps_shared_notes() {
+    let harness = Harness::start().await;
+    let first = harness
+        .create(
+            &people_path(),
+            &person_body("First", "Gone", "first@example.org"),
+        )
+        .await;
+    let second = harness
+        .create(
+            &people_path(),
+            &person_body("Second", "Stays", "second@example.org"),
+        )
+        .await;
+    let (first_id, second_id) = (
+        first["id"].as_str().unwrap().to_string(),
+        second["id"].as_str().unwrap().to_string(),
+    );
+    let shared = harness
+        .create(
+            &notes_path(),
+            &note_body("Shared", &[&first_id, &second_id]),
+        )
+        .await;
+    let own = harness
+        .create(&notes_path(), &note_body("Own", &[&first_id]))
+        .await;
+    let task = harness
+        .create(&tasks_path(), &task_body("Own task", &first_id))
+        .await;
+
+    let (status, _) = harness
+        .delete(&format!("{}/{first_id}", people_path()))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let shared_now = harness
+        .get(&item_path(&notes_path(), &shared["id"]), &[])
+        .await;
+    assert_eq!(shared_now.status, StatusCode::OK);
+    assert_eq!(
+        shared_now.body["data"]["relationships"]["people"]["data"],
+        json!([{"type": "people", "id": second_id}])
+    );
+    let own_now = harness
+        .get(&item_path(&notes_path(), &own["id"]), &[])
+        .await;
+    assert_eq!(own_now.status, StatusCode::NOT_FOUND);
+    let task_now = harness
+        .get(&item_path(&tasks_path(), &task["id"]), &[])
+        .await;
+    assert_eq!(task_now.status, StatusCode::NOT_FOUND);
+
+    let state = harness.state().await;
+    let entries = state["people"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|entry| entry["person"]["id"] != first_id.as_str())
+    );
+    let second_entry = entries
+        .iter()
+        .find(|entry| entry["person"]["id"] == second_id.as_str())
+        .unwrap();
+    assert_eq!(second_entry["notes"].as_array().unwrap().len(), 1);
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn writes_count_in_stats() {
+    let harness = Harness::start().await;
+    let data = harness
+        .create(
+            &people_path(),
+            &person_body("Stat", "Counted", "s@example.org"),
+        )
+        .await;
+    let path = item_path(&people_path(), &data["id"]);
+    harness
+        .write(
+            Method::PATCH,
+            &path,
+            &json!({"data": {"type": "people", "id": data["id"], "attributes": {"phone": "555"}}}),
+        )
+        .await;
+    harness
+        .write(
+            Method::POST,
+            &people_path(),
+            &json!({"data": {"type": "people"}}),
+        )
+        .await;
+    harness.delete(&path).await;
+
+    let control = &harness.sim.control;
+    assert_eq!(control.count("POST /people/people"), 2);
+    assert_eq!(control.count("PATCH /people/people/{id}"), 1);
+    assert_eq!(control.count("DELETE /people/people/{id}"), 1);
+    let stats = control.stats();
+    let routes = &stats["routes"];
+    assert_eq!(routes["POST /people/people"]["statuses"]["201"], 1);
+    assert_eq!(routes["POST /people/people"]["statuses"]["422"], 1);
+    assert_eq!(routes["PATCH /people/people/{id}"]["statuses"]["200"], 1);
+    assert_eq!(routes["DELETE /people/people/{id}"]["statuses"]["204"], 1);
+    harness.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_listing_matches_seed() {
+    let harness = Harness::start().await;
+    let state = harness.state().await;
+    assert_eq!(
+        harness.sim.control.total(),
+        0,
+        "the listing must not be counted"
+    );
+
+    let entries = state["people"].as_array().unwrap();
+    assert_eq!(entries.len(), harness.people().len());
+    for person in harness.people() {
+        let entry = entries
+            .iter()
+            .find(|entry| entry["person"]["id"] == person.id.as_str())
+            .unwrap_or_else(|| panic!("{} missing from the state", person.id));
+        assert_eq!(
+            entry["person"]["attributes"]["first_name"],
+            person.first_name
+        );
+        assert_eq!(entry["tasks"].as_array().unwrap().len(), person.tasks.len());
+        assert_eq!(entry["notes"].as_array().unwrap().len(), person.notes.len());
+    }
+    assert_eq!(state["unlinked_tasks"], json!([]));
+    assert_eq!(state["unlinked_notes"], json!([]));
+
+    let owner = harness.people()[0].id.clone();
+    let mut orphan = task_body("Unlinked", &owner);
+    orphan["data"]["relationships"] = json!({});
+    let task = harness.create(&tasks_path(), &orphan).await;
+    let state = harness.state().await;
+    assert_eq!(state["unlinked_tasks"][0]["id"], task["id"]);
     harness.sim.shutdown().await;
 }

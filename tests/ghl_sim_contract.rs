@@ -1,7 +1,7 @@
 //! Contract tests of the GHL simulator over real HTTP on 127.0.0.1.
 //!
-//! Every success body of the read endpoints is validated against the response schema that
-//! GHL's OpenAPI files declare for it (`tests/data/specs/ghl/*.json`), with `$ref`s into
+//! Every success body of the read and write endpoints is validated against the response
+//! schema that GHL's OpenAPI files declare for it (`tests/data/specs/ghl/*.json`), with `$ref`s into
 //! `tests/data/specs/common/common-schemas.json` resolved from the local file.
 //!
 //! The schemas are tightened before use so that the check can fail on more than types.
@@ -189,6 +189,14 @@ static VALIDATORS: LazyLock<Validators> = LazyLock::new(|| {
         "GetNotesListSuccessfulResponseDto",
         "GetCreateUpdateNoteSuccessfulResponseDto",
         "GetEventsSuccessfulResponseDto",
+        "CreateContactsSuccessfulResponseDto",
+        "UpdateContactsSuccessfulResponseDto",
+        "UpsertContactsSuccessfulResponseDto",
+        "DeleteContactsSuccessfulResponseDto",
+        "CreateAddTagSuccessfulResponseDto",
+        "CreateDeleteTagSuccessfulResponseDto",
+        "DeleteTaskSuccessfulResponseDto",
+        "DeleteNoteSuccessfulResponseDto",
     ];
     for name in contacts_schemas {
         let validator = build_validator(&specs.contacts, &format!("#/components/schemas/{name}"));
@@ -201,13 +209,14 @@ static VALIDATORS: LazyLock<Validators> = LazyLock::new(|| {
             "#/components/schemas/SearchContactSuccessResponseDto",
         ),
     );
-    by_key.insert(
-        "calendars#GetCalendarEventSuccessfulResponseDTO".into(),
-        build_validator(
-            &specs.calendars,
-            "#/components/schemas/GetCalendarEventSuccessfulResponseDTO",
-        ),
-    );
+    for name in [
+        "GetCalendarEventSuccessfulResponseDTO",
+        "AppointmentSchemaResponse",
+        "DeleteEventSuccessfulResponseDto",
+    ] {
+        let validator = build_validator(&specs.calendars, &format!("#/components/schemas/{name}"));
+        by_key.insert(format!("calendars#{name}"), validator);
+    }
     for name in ["BadRequestDTO", "UnauthorizedDTO", "UnprocessableDTO"] {
         // Resolved through the relative reference the spec itself uses.
         let validator = build_validator(
@@ -1295,5 +1304,1091 @@ async fn fault_drop_connection_and_malformed_json() {
     assert_eq!(healthy.status(), 200);
     let body: Value = healthy.json().await.unwrap();
     assert_eq!(body["contact"]["id"], ghl_contacts()[0].id.as_str());
+    sim.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------------------
+
+/// Sends an authenticated write with the Version header of the route's family.
+async fn write(sim: &RunningSim, method: Method, path: &str, body: Option<Value>) -> Reply {
+    let version = if path.starts_with("/calendars/") {
+        CALENDARS_VERSION
+    } else {
+        CONTACTS_VERSION
+    };
+    send(sim, method, path, Some(TOKEN), Some(version), body).await
+}
+
+/// Reads `GET /_sim/state/contacts`, which needs no credentials.
+async fn state_contacts(sim: &RunningSim) -> Vec<Value> {
+    let body: Value = reqwest::get(format!("{}/_sim/state/contacts", sim.base_url))
+        .await
+        .expect("state route answers")
+        .json()
+        .await
+        .expect("state is JSON");
+    body["contacts"]
+        .as_array()
+        .expect("contacts is an array")
+        .clone()
+}
+
+/// Returns the stored contacts whose e-mail equals `email`, ignoring case.
+async fn stored_with_email(sim: &RunningSim, email: &str) -> Vec<Value> {
+    state_contacts(sim)
+        .await
+        .into_iter()
+        .filter(|contact| {
+            contact["email"]
+                .as_str()
+                .is_some_and(|own| own.eq_ignore_ascii_case(email))
+        })
+        .collect()
+}
+
+/// Asserts a 422 whose `message` array contains `expected`.
+fn assert_unprocessable(reply: &Reply, expected: &str, context: &str) {
+    assert_eq!(reply.status, 422, "{context}: {}", reply.body);
+    assert_schema("common#UnprocessableDTO", &reply.body, context);
+    assert_eq!(reply.body["error"], "Unprocessable Entity", "{context}");
+    let messages = reply.body["message"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{context}: message is not an array: {}", reply.body));
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.as_str().is_some_and(|text| text.contains(expected))),
+        "{context}: no message contains {expected:?}: {messages:?}"
+    );
+}
+
+/// Creates a contact with only an e-mail and returns its id.
+async fn create_plain_contact(sim: &RunningSim, email: &str) -> String {
+    let reply = write(
+        sim,
+        Method::POST,
+        "/contacts/",
+        Some(json!({ "locationId": LOCATION, "firstName": "Test", "email": email })),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body["contact"]["id"]
+        .as_str()
+        .expect("created contact id")
+        .to_string()
+}
+
+fn seeded_with_email_and_phone() -> Vec<&'static seed::GhlContactSeed> {
+    ghl_contacts()
+        .into_iter()
+        .filter(|contact| contact.email.is_some() && contact.phone.is_some())
+        .collect()
+}
+
+#[tokio::test]
+async fn contact_create_is_201_in_create_shape() {
+    let sim = start_default().await;
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/",
+        Some(json!({
+            "locationId": LOCATION,
+            "firstName": "Rosan",
+            "lastName": "Deo",
+            "email": "Rosan.Deo@example.org",
+            "phone": "+1 888-555-0199",
+            "gender": "female",
+            "address1": "3535 1st St N",
+            "city": "Dolomite",
+            "state": "AL",
+            "postalCode": "35061",
+            "website": "https://example.org",
+            "timezone": "America/Chicago",
+            "country": "US",
+            "companyName": "Deo Holdings",
+            "source": "public api",
+            "tags": ["intake", "Intake", "housing"],
+            "dateOfBirth": "1990-09-25",
+            "assignedTo": ghl::SIM_USER_ID,
+            "customFields": [{ "id": ghl::LANGUAGE_FIELD_ID, "field_value": "Spanish" }],
+            "dnd": false,
+        })),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_schema(
+        "contacts#CreateContactsSuccessfulResponseDto",
+        &reply.body,
+        "create",
+    );
+    let created = &reply.body["contact"];
+    assert_eq!(created["locationId"], LOCATION);
+    assert_eq!(created["deleted"], false);
+    assert_eq!(created["phone"], "+18885550199");
+    assert_eq!(created["emailLowerCase"], "rosan.deo@example.org");
+    assert_eq!(created["dateOfBirth"], "1990-09-25T00:00:00.000Z");
+    assert_eq!(created["birthMonth"], 8);
+    assert_eq!(created["birthDay"], 25);
+    assert_eq!(created["tags"], json!(["intake", "housing"]));
+    assert!(
+        created.get("name").is_none(),
+        "the create shape has no name"
+    );
+    assert!(
+        created.get("timezone").is_none(),
+        "the create shape has no timezone"
+    );
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(id.len(), 20, "GHL-shaped id: {id}");
+
+    // Later reads return the write.
+    let reply = get(&sim, &format!("/contacts/{id}")).await;
+    assert_eq!(reply.status, 200);
+    assert_schema(
+        "contacts#ContactsByIdSuccessfulResponseDto",
+        &reply.body,
+        "read after create",
+    );
+    let detail = &reply.body["contact"];
+    assert_eq!(detail["name"], "Rosan Deo");
+    assert_eq!(detail["dateOfBirth"], "1990-09-25");
+    assert_eq!(detail["timezone"], "America/Chicago");
+    assert_eq!(
+        detail["customFields"],
+        json!([{ "id": ghl::LANGUAGE_FIELD_ID, "value": "Spanish" }])
+    );
+    let found = search(
+        &sim,
+        json!({ "locationId": LOCATION, "pageLimit": 5, "query": "rosan.deo@example.org" }),
+    )
+    .await;
+    assert_eq!(row_ids(&found.body), vec![id.to_string()]);
+    assert_schema(
+        "search#SearchContactSuccessResponseDto",
+        &found.body,
+        "search after create",
+    );
+
+    let stored = stored_with_email(&sim, "rosan.deo@example.org").await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["gender"], "female");
+    assert_eq!(state_contacts(&sim).await.len(), ghl_contacts().len() + 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn contact_create_duplicate_is_400_with_meta() {
+    let sim = start_default().await;
+    let seeded = seeded_with_email_and_phone();
+    let by_email = seeded[0];
+    let by_phone = seeded[1];
+
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/",
+        Some(json!({
+            "locationId": LOCATION,
+            "email": by_email.email.as_deref().unwrap().to_uppercase(),
+            "phone": by_phone.phone.as_deref().unwrap(),
+        })),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body,
+        json!({
+            "statusCode": 400,
+            "message": "This location does not allow duplicated contacts.",
+            "meta": {
+                "contactId": by_email.id,
+                "contactName": format!("{} {}", by_email.first_name, by_email.last_name),
+                "matchingField": "email",
+            },
+        })
+    );
+
+    // The phone is compared in E.164, whatever the formatting.
+    let e164 = by_phone.phone.as_deref().unwrap();
+    let national = &e164[2..];
+    let formatted = format!(
+        "({}) {}-{}",
+        &national[..3],
+        &national[3..6],
+        &national[6..]
+    );
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/",
+        Some(json!({ "locationId": LOCATION, "email": "fresh@example.org", "phone": formatted })),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["meta"]["contactId"], by_phone.id.as_str());
+    assert_eq!(reply.body["meta"]["matchingField"], "phone");
+    assert!(
+        stored_with_email(&sim, "fresh@example.org")
+            .await
+            .is_empty()
+    );
+    sim.shutdown().await;
+
+    let options = GhlSimOptions {
+        allow_duplicate_contacts: true,
+        ..GhlSimOptions::default()
+    };
+    let sim = start_sim(options).await;
+    let email = by_email.email.as_deref().unwrap();
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/",
+        Some(json!({ "locationId": LOCATION, "email": email })),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(stored_with_email(&sim, email).await.len(), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn contact_create_checks_location() {
+    let sim = start_default().await;
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/",
+        Some(json!({ "email": "a@example.org" })),
+    )
+    .await;
+    assert_unprocessable(&reply, "locationId should not be empty", "no locationId");
+
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/",
+        Some(json!({ "locationId": OTHER_LOCATION, "email": "a@example.org" })),
+    )
+    .await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(
+        reply.body["message"],
+        "The token does not have access to this location."
+    );
+
+    let reply = write(&sim, Method::POST, "/contacts/", None).await;
+    assert_unprocessable(&reply, "locationId must be a string", "empty body");
+    assert!(stored_with_email(&sim, "a@example.org").await.is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn write_validation_is_422_array() {
+    let sim = start_default().await;
+    let contact = ghl_contacts()[0];
+    let id = &contact.id;
+    let cases: Vec<(Method, String, Value, &str)> = vec![
+        (
+            Method::POST,
+            "/contacts/".into(),
+            json!({ "locationId": LOCATION, "nickname": "Jo" }),
+            "property nickname should not exist",
+        ),
+        (
+            Method::POST,
+            "/contacts/".into(),
+            json!({ "locationId": LOCATION, "email": "jo-at-example.org" }),
+            "email must be an email, got \"jo-at-example.org\"",
+        ),
+        (
+            Method::POST,
+            "/contacts/upsert".into(),
+            json!({ "locationId": LOCATION, "phone": "no digits" }),
+            "phone must be a valid phone number",
+        ),
+        (
+            Method::PUT,
+            format!("/contacts/{id}"),
+            json!({ "locationId": LOCATION }),
+            "property locationId should not exist",
+        ),
+        (
+            Method::POST,
+            format!("/contacts/{id}/tags"),
+            json!({}),
+            "tags must be an array of strings",
+        ),
+        (
+            Method::POST,
+            format!("/contacts/{id}/tasks"),
+            json!({ "title": "Call" }),
+            "dueDate must be a valid ISO 8601 date string",
+        ),
+        (
+            Method::POST,
+            format!("/contacts/{id}/tasks"),
+            json!({ "title": "Call", "dueDate": "2026-01-05T10:00:00Z" }),
+            "completed must be a boolean value",
+        ),
+        (
+            Method::POST,
+            format!("/contacts/{id}/tasks"),
+            json!({ "title": "Call", "dueDate": "2026-01-05T10:00:00", "completed": false }),
+            "has no time zone offset",
+        ),
+        (
+            Method::POST,
+            format!("/contacts/{id}/notes"),
+            json!({ "title": "No body" }),
+            "body should not be empty",
+        ),
+        (
+            Method::POST,
+            "/calendars/events/appointments".into(),
+            json!({
+                "locationId": LOCATION,
+                "calendarId": seed::GHL_CALENDAR_IDS[0],
+                "contactId": id,
+                "startTime": "2026-03-01 10:00:00",
+            }),
+            "startTime \"2026-03-01 10:00:00\" has no time zone offset",
+        ),
+        (
+            Method::POST,
+            "/calendars/events/appointments".into(),
+            json!({ "locationId": LOCATION, "startTime": "2026-03-01T10:00:00Z" }),
+            "calendarId should not be empty",
+        ),
+        (
+            Method::PUT,
+            "/calendars/events/appointments/AnyEvent000000000001".into(),
+            json!({ "contactId": id }),
+            "property contactId should not exist",
+        ),
+        (
+            Method::DELETE,
+            "/calendars/events/AnyEvent000000000001".into(),
+            json!({ "reason": "cancelled" }),
+            "property reason should not exist",
+        ),
+    ];
+    for (method, path, body, expected) in cases {
+        let context = format!("{method} {path} {body}");
+        let reply = write(&sim, method, &path, Some(body)).await;
+        assert_unprocessable(&reply, expected, &context);
+    }
+
+    // Nothing was written.
+    assert_eq!(state_contacts(&sim).await.len(), ghl_contacts().len());
+    let tasks = get(&sim, &format!("/contacts/{id}/tasks")).await;
+    assert_eq!(
+        tasks.body["tasks"].as_array().unwrap().len(),
+        contact.tasks.len()
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn contact_update_uses_succeded_envelope() {
+    let sim = start_default().await;
+    let contact = ghl_contacts()[0];
+    let path = format!("/contacts/{}", contact.id);
+    let reply = write(
+        &sim,
+        Method::PUT,
+        &path,
+        Some(json!({ "lastName": "Changed", "tags": ["only-this"], "city": "Tulsa" })),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_schema(
+        "contacts#UpdateContactsSuccessfulResponseDto",
+        &reply.body,
+        "update",
+    );
+    assert_eq!(reply.body["succeded"], true);
+    assert_eq!(reply.body["contact"]["lastName"], "Changed");
+
+    let reply = get(&sim, &path).await;
+    let detail = &reply.body["contact"];
+    assert_eq!(detail["firstName"], contact.first_name.as_str());
+    assert_eq!(detail["lastName"], "Changed");
+    assert_eq!(detail["tags"], json!(["only-this"]), "tags are replaced");
+    assert_eq!(detail["city"], "Tulsa");
+    assert_eq!(detail["email"], json!(contact.email));
+
+    let reply = write(
+        &sim,
+        Method::PUT,
+        "/contacts/NoSuchContact0000001",
+        Some(json!({ "city": "Tulsa" })),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body["message"],
+        "Contact with id NoSuchContact0000001 not found"
+    );
+
+    // Taking another contact's e-mail is a duplicate too.
+    let other = ghl_contacts()
+        .into_iter()
+        .find(|c| c.id != contact.id && c.email.is_some() && c.email != contact.email)
+        .unwrap();
+    let reply = write(
+        &sim,
+        Method::PUT,
+        &path,
+        Some(json!({ "email": other.email })),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.body["meta"]["contactId"], other.id.as_str());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn contact_delete_cascades() {
+    let sim = start_default().await;
+    let id = create_plain_contact(&sim, "cascade@example.org").await;
+    let task = write(
+        &sim,
+        Method::POST,
+        &format!("/contacts/{id}/tasks"),
+        Some(json!({ "title": "Call", "dueDate": "2026-01-05T10:00:00Z", "completed": false })),
+    )
+    .await;
+    let task_id = task.body["task"]["id"].as_str().unwrap().to_string();
+    let note = write(
+        &sim,
+        Method::POST,
+        &format!("/contacts/{id}/notes"),
+        Some(json!({ "body": "Met at the fair" })),
+    )
+    .await;
+    let note_id = note.body["note"]["id"].as_str().unwrap().to_string();
+    let appointment = write(
+        &sim,
+        Method::POST,
+        "/calendars/events/appointments",
+        Some(json!({
+            "locationId": LOCATION,
+            "calendarId": seed::GHL_CALENDAR_IDS[0],
+            "contactId": id,
+            "startTime": "2026-03-01T10:00:00-05:00",
+        })),
+    )
+    .await;
+    let event_id = appointment.body["id"].as_str().unwrap().to_string();
+    let stored = stored_with_email(&sim, "cascade@example.org").await;
+    assert_eq!(stored[0]["tasks"].as_array().unwrap().len(), 1);
+    assert_eq!(stored[0]["notes"].as_array().unwrap().len(), 1);
+    assert_eq!(stored[0]["appointments"].as_array().unwrap().len(), 1);
+
+    let reply = write(&sim, Method::DELETE, &format!("/contacts/{id}"), None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, json!({ "succeded": true }));
+    assert_schema(
+        "contacts#DeleteContactsSuccessfulResponseDto",
+        &reply.body,
+        "delete",
+    );
+
+    let gone = [
+        format!("/contacts/{id}"),
+        format!("/contacts/{id}/tasks/{task_id}"),
+        format!("/contacts/{id}/notes/{note_id}"),
+    ];
+    for path in gone {
+        let reply = get(&sim, &path).await;
+        assert_eq!(reply.status, 400, "{path}");
+        assert_eq!(
+            reply.body["message"],
+            format!("Contact with id {id} not found"),
+            "{path}"
+        );
+    }
+    let reply = write(
+        &sim,
+        Method::GET,
+        &format!("/calendars/events/appointments/{event_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert!(
+        stored_with_email(&sim, "cascade@example.org")
+            .await
+            .is_empty()
+    );
+
+    let reply = write(&sim, Method::DELETE, &format!("/contacts/{id}"), None).await;
+    assert_eq!(reply.status, 400, "a second delete finds nothing");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn upsert_matches_email_then_phone() {
+    let sim = start_default().await;
+    let seeded = seeded_with_email_and_phone();
+    let (first, second) = (seeded[0], seeded[1]);
+
+    // E-mail of one contact and phone of another: the e-mail wins.
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/upsert",
+        Some(json!({
+            "locationId": LOCATION,
+            "email": first.email,
+            "phone": second.phone,
+            "city": "Austin",
+        })),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_schema(
+        "contacts#UpsertContactsSuccessfulResponseDto",
+        &reply.body,
+        "upsert",
+    );
+    assert_eq!(reply.body["new"], false);
+    assert_eq!(reply.body["contact"]["id"], first.id.as_str());
+    assert!(
+        reply.body["traceId"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+
+    // Omitted fields keep their values.
+    let detail = get(&sim, &format!("/contacts/{}", first.id)).await.body;
+    assert_eq!(detail["contact"]["firstName"], first.first_name.as_str());
+    assert_eq!(detail["contact"]["tags"], json!(first.tags));
+    assert_eq!(detail["contact"]["city"], "Austin");
+
+    // A phone alone matches by phone. The first upsert gave `first` the phone of
+    // `second`, so a third contact is used here.
+    let third = seeded[2];
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/upsert",
+        Some(json!({ "locationId": LOCATION, "phone": third.phone, "source": "upsert" })),
+    )
+    .await;
+    assert_eq!(reply.body["new"], false);
+    assert_eq!(reply.body["contact"]["id"], third.id.as_str());
+    assert_eq!(reply.body["contact"]["source"], "upsert");
+
+    // No match creates a contact, still with status 200.
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/upsert",
+        Some(json!({ "locationId": LOCATION, "email": "upserted@example.org", "firstName": "Up" })),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["new"], true);
+    let new_id = reply.body["contact"]["id"].as_str().unwrap().to_string();
+
+    // The same e-mail in other letter case updates the contact it created.
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/upsert",
+        Some(json!({ "locationId": LOCATION, "email": "UPSERTED@example.org" })),
+    )
+    .await;
+    assert_eq!(reply.body["new"], false);
+    assert_eq!(reply.body["contact"]["id"], new_id.as_str());
+    assert_eq!(reply.body["contact"]["firstName"], "Up");
+    assert_eq!(
+        stored_with_email(&sim, "upserted@example.org").await.len(),
+        1
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn upsert_create_new_needs_duplicates_allowed() {
+    let seeded = seeded_with_email_and_phone()[0];
+    let email = seeded.email.as_deref().unwrap();
+    let body =
+        json!({ "locationId": LOCATION, "email": email, "createNewIfDuplicateAllowed": true });
+
+    let sim = start_default().await;
+    let reply = write(&sim, Method::POST, "/contacts/upsert", Some(body.clone())).await;
+    assert_eq!(reply.body["new"], false, "the flag is ignored");
+    assert_eq!(stored_with_email(&sim, email).await.len(), 1);
+    sim.shutdown().await;
+
+    let options = GhlSimOptions {
+        allow_duplicate_contacts: true,
+        ..GhlSimOptions::default()
+    };
+    let sim = start_sim(options).await;
+    let reply = write(&sim, Method::POST, "/contacts/upsert", Some(body)).await;
+    assert_eq!(reply.body["new"], true);
+    assert_eq!(stored_with_email(&sim, email).await.len(), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn tags_add_and_remove() {
+    let sim = start_default().await;
+    let id = create_plain_contact(&sim, "tags@example.org").await;
+    let path = format!("/contacts/{id}/tags");
+
+    let reply = write(
+        &sim,
+        Method::POST,
+        &path,
+        Some(json!({ "tags": ["housing", "donor"] })),
+    )
+    .await;
+    assert_eq!(reply.status, 201);
+    assert_schema(
+        "contacts#CreateAddTagSuccessfulResponseDto",
+        &reply.body,
+        "add tags",
+    );
+    assert_eq!(reply.body, json!({ "tags": ["housing", "donor"] }));
+
+    let reply = write(
+        &sim,
+        Method::POST,
+        &path,
+        Some(json!({ "tags": ["Donor", "volunteer"] })),
+    )
+    .await;
+    assert_eq!(
+        reply.body,
+        json!({ "tags": ["housing", "donor", "volunteer"] })
+    );
+
+    let reply = write(
+        &sim,
+        Method::DELETE,
+        &path,
+        Some(json!({ "tags": ["HOUSING", "not-there"] })),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_schema(
+        "contacts#CreateDeleteTagSuccessfulResponseDto",
+        &reply.body,
+        "remove tags",
+    );
+    assert_eq!(reply.body, json!({ "tags": ["donor", "volunteer"] }));
+
+    let detail = get(&sim, &format!("/contacts/{id}")).await.body;
+    assert_eq!(detail["contact"]["tags"], json!(["donor", "volunteer"]));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn task_writes_round_trip() {
+    let sim = start_default().await;
+    let contact = ghl_contacts()[0];
+    let base = format!("/contacts/{}/tasks", contact.id);
+
+    let reply = write(
+        &sim,
+        Method::POST,
+        &base,
+        Some(json!({
+            "title": "Collect documents",
+            "body": "Bring ID",
+            "dueDate": "2026-01-05T10:00:00+02:00",
+            "completed": false,
+            "assignedTo": ghl::SIM_USER_ID,
+        })),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_schema(
+        "contacts#TaskByIsSuccessfulResponseDto",
+        &reply.body,
+        "create",
+    );
+    let task = &reply.body["task"];
+    assert_eq!(task["dueDate"], "2026-01-05T08:00:00.000Z");
+    assert_eq!(task["contactId"], contact.id.as_str());
+    let task_id = task["id"].as_str().unwrap().to_string();
+    let path = format!("{base}/{task_id}");
+
+    let reply = write(
+        &sim,
+        Method::PUT,
+        &path,
+        Some(json!({ "title": "Collect papers" })),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_schema(
+        "contacts#TaskByIsSuccessfulResponseDto",
+        &reply.body,
+        "update",
+    );
+    assert_eq!(reply.body["task"]["title"], "Collect papers");
+    assert_eq!(reply.body["task"]["body"], "Bring ID");
+
+    let reply = write(
+        &sim,
+        Method::PUT,
+        &format!("{path}/completed"),
+        Some(json!({ "completed": true })),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["task"]["completed"], true);
+
+    let reply = get(&sim, &path).await;
+    assert_eq!(reply.body["task"]["title"], "Collect papers");
+    assert_eq!(reply.body["task"]["completed"], true);
+    let listed = get(&sim, &base).await;
+    assert_eq!(
+        listed.body["tasks"].as_array().unwrap().len(),
+        contact.tasks.len() + 1
+    );
+
+    let reply = write(&sim, Method::DELETE, &path, None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, json!({ "succeded": true }));
+    assert_schema(
+        "contacts#DeleteTaskSuccessfulResponseDto",
+        &reply.body,
+        "delete",
+    );
+    let reply = get(&sim, &path).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body["message"],
+        format!("Task with id {task_id} not found")
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn note_writes_round_trip() {
+    let sim = start_default().await;
+    let contact = ghl_contacts()[0];
+    let base = format!("/contacts/{}/notes", contact.id);
+
+    let reply = write(
+        &sim,
+        Method::POST,
+        &base,
+        Some(
+            json!({ "body": "First visit", "title": "Intake", "color": "#FFAA00", "pinned": true }),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_schema(
+        "contacts#GetCreateUpdateNoteSuccessfulResponseDto",
+        &reply.body,
+        "create",
+    );
+    let note = &reply.body["note"];
+    assert_eq!(note["body"], "First visit");
+    assert_eq!(note["pinned"], true);
+    let note_id = note["id"].as_str().unwrap().to_string();
+    let path = format!("{base}/{note_id}");
+
+    let reply = write(
+        &sim,
+        Method::PUT,
+        &path,
+        Some(json!({ "body": "First visit, with family" })),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    assert_schema(
+        "contacts#GetCreateUpdateNoteSuccessfulResponseDto",
+        &reply.body,
+        "update",
+    );
+    assert_eq!(reply.body["note"]["title"], "Intake");
+
+    let reply = get(&sim, &path).await;
+    assert_eq!(reply.body["note"]["body"], "First visit, with family");
+
+    let reply = write(&sim, Method::DELETE, &path, None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body, json!({ "succeded": true }));
+    assert_schema(
+        "contacts#DeleteNoteSuccessfulResponseDto",
+        &reply.body,
+        "delete",
+    );
+    let reply = get(&sim, &path).await;
+    assert_eq!(reply.status, 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn appointment_writes_round_trip() {
+    let sim = start_default().await;
+    let contact = ghl_contacts()[0];
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/calendars/events/appointments",
+        Some(json!({
+            "locationId": LOCATION,
+            "calendarId": seed::GHL_CALENDAR_IDS[1],
+            "contactId": contact.id,
+            "startTime": "2026-03-01T10:00:00+05:30",
+            "endTime": "2026-03-01T11:00:00+05:30",
+            "title": "Benefits review",
+            "address": "Room 4",
+            "appointmentStatus": "confirmed",
+            "toNotify": false,
+        })),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_schema("calendars#AppointmentSchemaResponse", &reply.body, "create");
+    assert!(
+        reply.body.get("event").is_none(),
+        "the create reply is flat"
+    );
+    assert_eq!(reply.body["startTime"], "2026-03-01T04:30:00+00:00");
+    assert_eq!(reply.body["meetingLocationType"], "custom");
+    let event_id = reply.body["id"].as_str().unwrap().to_string();
+
+    let event_path = format!("/calendars/events/appointments/{event_id}");
+    let reply = write(&sim, Method::GET, &event_path, None).await;
+    assert_eq!(reply.status, 200);
+    assert_schema(
+        "calendars#GetCalendarEventSuccessfulResponseDTO",
+        &reply.body,
+        "read after create",
+    );
+    assert_eq!(reply.body["event"]["title"], "Benefits review");
+    let listed = get(&sim, &format!("/contacts/{}/appointments", contact.id)).await;
+    assert!(
+        listed.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|event| event["id"] == event_id.as_str())
+    );
+
+    let reply = write(
+        &sim,
+        Method::PUT,
+        &event_path,
+        Some(json!({ "startTime": "2026-03-02T09:00:00Z", "appointmentStatus": "showed" })),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_schema("calendars#AppointmentSchemaResponse", &reply.body, "edit");
+    assert_eq!(reply.body["startTime"], "2026-03-02T09:00:00+00:00");
+    assert_eq!(
+        reply.body["endTime"], "2026-03-02T10:00:00+00:00",
+        "the length is kept"
+    );
+    assert_eq!(reply.body["appointmentStatus"], "showed");
+
+    let reply = write(
+        &sim,
+        Method::PUT,
+        &event_path,
+        Some(json!({ "locationId": LOCATION })),
+    )
+    .await;
+    assert_unprocessable(&reply, "property locationId should not exist", "edit");
+
+    let delete_path = format!("/calendars/events/{event_id}");
+    let reply = write(&sim, Method::DELETE, &delete_path, Some(json!({}))).await;
+    assert_eq!(reply.status, 201);
+    assert_eq!(reply.body, json!({ "succeeded": true }));
+    assert_schema(
+        "calendars#DeleteEventSuccessfulResponseDto",
+        &reply.body,
+        "delete",
+    );
+    let reply = write(&sim, Method::GET, &event_path, None).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body["message"],
+        format!("Event with id {event_id} not found")
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn appointment_create_checks_references() {
+    let sim = start_default().await;
+    let contact = ghl_contacts()[0];
+    let body = |calendar: &str, contact_id: &str, location: &str| {
+        json!({
+            "locationId": location,
+            "calendarId": calendar,
+            "contactId": contact_id,
+            "startTime": "2026-03-01T10:00:00Z",
+        })
+    };
+    let path = "/calendars/events/appointments";
+
+    let reply = write(
+        &sim,
+        Method::POST,
+        path,
+        Some(body("NoSuchCalendar000001", &contact.id, LOCATION)),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body["message"],
+        "Calendar with id NoSuchCalendar000001 not found"
+    );
+
+    let reply = write(
+        &sim,
+        Method::POST,
+        path,
+        Some(body(
+            seed::GHL_CALENDAR_IDS[0],
+            "NoSuchContact0000001",
+            LOCATION,
+        )),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.body["message"],
+        "Contact with id NoSuchContact0000001 not found"
+    );
+
+    let reply = write(
+        &sim,
+        Method::POST,
+        path,
+        Some(body(seed::GHL_CALENDAR_IDS[0], &contact.id, OTHER_LOCATION)),
+    )
+    .await;
+    assert_eq!(reply.status, 403);
+
+    let mut reversed = body(seed::GHL_CALENDAR_IDS[0], &contact.id, LOCATION);
+    reversed["endTime"] = json!("2026-03-01T09:00:00Z");
+    let reply = write(&sim, Method::POST, path, Some(reversed)).await;
+    assert_unprocessable(&reply, "endTime must be after startTime", "reversed times");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn writes_to_other_location_are_403() {
+    let mut options = GhlSimOptions::default();
+    options
+        .tokens
+        .insert(OTHER_TOKEN.to_string(), OTHER_LOCATION.to_string());
+    let sim = start_sim(options).await;
+    let contact = ghl_contacts()[0];
+    let reply = send(
+        &sim,
+        Method::PUT,
+        &format!("/contacts/{}", contact.id),
+        Some(OTHER_TOKEN),
+        Some(CONTACTS_VERSION),
+        Some(json!({ "city": "Elsewhere" })),
+    )
+    .await;
+    assert_eq!(reply.status, 403);
+    let reply = send(
+        &sim,
+        Method::DELETE,
+        &format!("/contacts/{}", contact.id),
+        Some(OTHER_TOKEN),
+        Some(CONTACTS_VERSION),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(state_contacts(&sim).await.len(), ghl_contacts().len());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn writes_count_in_stats() {
+    let sim = start_default().await;
+    create_plain_contact(&sim, "counted@example.org").await;
+    let reply = write(
+        &sim,
+        Method::POST,
+        "/contacts/",
+        Some(json!({ "locationId": LOCATION, "email": "counted@example.org" })),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    state_contacts(&sim).await;
+
+    assert_eq!(sim.control.count("POST /contacts/"), 2);
+    assert_eq!(sim.control.total(), 2, "the state route is not counted");
+    let stats = sim.control.stats();
+    let route = &stats["routes"]["POST /contacts/"];
+    assert_eq!(route["statuses"]["201"], 1);
+    assert_eq!(route["statuses"]["400"], 1);
+    assert_eq!(
+        stats["headers"]["version"]["POST /contacts/"]["2021-07-28"],
+        2
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_route_filters_by_location() {
+    let sim = start_default().await;
+    let body: Value = reqwest::get(format!(
+        "{}/_sim/state/contacts?locationId={OTHER_LOCATION}",
+        sim.base_url
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(body, json!({ "contacts": [], "total": 0 }));
+
+    let all = state_contacts(&sim).await;
+    assert_eq!(all.len(), ghl_contacts().len());
+    let with_tasks = all
+        .iter()
+        .find(|contact| !contact["tasks"].as_array().unwrap().is_empty())
+        .expect("a seeded contact has tasks");
+    assert!(with_tasks["notes"].is_array());
+    assert!(with_tasks["appointments"].is_array());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn delay_after_fault_keeps_created_contact() {
+    let sim = start_default().await;
+    add_faults(
+        &sim,
+        json!({ "method": "POST", "path": "/contacts/", "delay_after_ms": 2000, "times": 1 }),
+    )
+    .await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let error = impatient
+        .post(format!("{}/contacts/", sim.base_url))
+        .bearer_auth(TOKEN)
+        .header("Version", CONTACTS_VERSION)
+        .json(&json!({ "locationId": LOCATION, "email": "late@example.org" }))
+        .send()
+        .await
+        .expect_err("the reply comes after the client's timeout");
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(stored_with_email(&sim, "late@example.org").await.len(), 1);
     sim.shutdown().await;
 }

@@ -9,15 +9,17 @@ use chrono::{DateTime, Utc};
 use super::{
     RequestContext, errors,
     ids::{GlobalId, decode_cursor, encode_cursor},
-    items::{Appointment, HistoryItem, Note, Task},
+    items::{Appointment, HistoryItem, LinkedItem, Note, Task},
 };
 use crate::{
     identity::{normalize_email, normalize_phone},
     store::{ContactLink, LinkMethod},
     upstream::{
+        System,
         casebook::CasebookPerson,
         ghl::{GhlContact, parse_ghl_time},
     },
+    writes::state::RecordKind,
 };
 
 /// Default and largest page of `history`.
@@ -129,7 +131,7 @@ impl Contact {
                 .into_iter()
                 .map(|task| Task::from_ghl(task, &contact_id)),
         );
-        tasks
+        merge_linked(ctx, RecordKind::Task, &self.link.id, tasks).await
     }
 
     async fn notes_of(&self, ctx: &Context<'_>) -> Vec<Note> {
@@ -167,7 +169,7 @@ impl Contact {
                 .into_iter()
                 .map(|note| Note::from_ghl(note, &contact_id)),
         );
-        notes
+        merge_linked(ctx, RecordKind::Note, &self.link.id, notes).await
     }
 
     async fn appointments_of(&self, ctx: &Context<'_>) -> Vec<Appointment> {
@@ -204,8 +206,60 @@ impl Contact {
                 .into_iter()
                 .map(Appointment::from_ghl),
         );
-        appointments
+        merge_linked(ctx, RecordKind::Appointment, &self.link.id, appointments).await
     }
+}
+
+/// Shows each linked entry once: the copy from the system of record stays and carries
+/// the other copy's id; the other copy is dropped.
+async fn merge_linked<T: LinkedItem>(
+    ctx: &Context<'_>,
+    kind: RecordKind,
+    contact_id: &str,
+    mut items: Vec<T>,
+) -> Vec<T> {
+    let Ok(request) = RequestContext::get(ctx) else {
+        return items;
+    };
+    let links = match request
+        .writes
+        .records()
+        .for_contact(&request.tenant.id, kind, contact_id)
+        .await
+    {
+        Ok(links) => links,
+        Err(error) => {
+            errors::report(ctx, errors::store(&error));
+            return items;
+        }
+    };
+    let keep = request.writes.system_of_record(kind);
+    let drop = crate::writes::Writes::other_system(keep);
+    for link in links {
+        let (Some(casebook_id), Some(ghl_id)) = (link.casebook_id, link.ghl_id) else {
+            continue;
+        };
+        let id_on = |system: System| match system {
+            System::Casebook => casebook_id.clone(),
+            System::Ghl => ghl_id.clone(),
+        };
+        let has_kept = items
+            .iter()
+            .any(|item| item.system() == keep && item.id_on(keep) == Some(id_on(keep).as_str()));
+        if has_kept {
+            items.retain(|item| {
+                !(item.system() == drop && item.id_on(drop) == Some(id_on(drop).as_str()))
+            });
+        }
+        for item in items.iter_mut() {
+            let system = item.system();
+            if item.id_on(system) == Some(id_on(system).as_str()) {
+                let other = crate::writes::Writes::other_system(system);
+                item.set_id_on(other, id_on(other));
+            }
+        }
+    }
+    items
 }
 
 /// Loads one GHL contact through the request's loader.
@@ -258,6 +312,19 @@ fn keep_upstream_or_report<T: Default>(
             T::default()
         }
     }
+}
+
+/// One mapped attribute of a contact, as each system stores it.
+#[derive(async_graphql::SimpleObject)]
+pub struct ContactAttribute {
+    /// The Casebook attribute name.
+    pub name: String,
+    /// The GHL custom field id it maps to.
+    pub ghl_custom_field_id: String,
+    /// The value in Casebook; null when absent or when the contact has no Casebook record.
+    pub casebook: Option<async_graphql::Json<serde_json::Value>>,
+    /// The value in GHL; null when absent or when the contact has no GHL record.
+    pub ghl: Option<async_graphql::Json<serde_json::Value>>,
 }
 
 /// Extra fields of a history page.
@@ -361,6 +428,41 @@ impl Contact {
                 .flatten()
                 .filter_map(|phone| normalize_phone(phone, region)),
         )
+    }
+
+    /// The mapped attributes (`writes.field_mapping`): each Casebook attribute with the
+    /// value of the GHL custom field it maps to.
+    async fn attributes(&self, ctx: &Context<'_>) -> Result<Vec<ContactAttribute>> {
+        let mappings = RequestContext::get(ctx)?
+            .writes
+            .config()
+            .field_mapping
+            .clone();
+        if mappings.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (casebook, ghl) = self.both_sides(ctx, false).await;
+        Ok(mappings
+            .into_iter()
+            .map(|mapping| ContactAttribute {
+                casebook: casebook
+                    .as_ref()
+                    .and_then(|person| person.attributes.get(&mapping.casebook).cloned())
+                    .map(async_graphql::Json),
+                ghl: ghl
+                    .as_ref()
+                    .and_then(|contact| {
+                        contact
+                            .custom_fields
+                            .iter()
+                            .find(|field| field.id == mapping.ghl_custom_field_id)
+                            .map(|field| field.value.clone())
+                    })
+                    .map(async_graphql::Json),
+                name: mapping.casebook,
+                ghl_custom_field_id: mapping.ghl_custom_field_id,
+            })
+            .collect())
     }
 
     /// GHL tags; Casebook has none.

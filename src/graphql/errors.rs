@@ -42,11 +42,21 @@ pub fn upstream(error: &UpstreamError) -> Error {
         UpstreamError::Unavailable { system, .. } | UpstreamError::Connect { system, .. } => {
             format!("{system} is unavailable; data from it is missing from this response")
         }
+        UpstreamError::CircuitOpen {
+            system,
+            retry_after,
+        } => format!(
+            "{system} is failing and calls to it are paused; retry after {} s",
+            retry_after.as_secs().max(1)
+        ),
         UpstreamError::Timeout { system } => {
             format!("{system} did not answer in time; data from it is missing from this response")
         }
         UpstreamError::BadResponse { system, .. } => {
             format!("{system} sent a response the gateway could not read")
+        }
+        UpstreamError::Duplicate { system, .. } => {
+            format!("{system} already has a record with this e-mail address or phone number")
         }
         UpstreamError::Rejected { system, status, .. } => {
             format!("{system} rejected the gateway's request (HTTP {status})")

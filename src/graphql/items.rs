@@ -55,6 +55,42 @@ pub enum HistoryItem {
     Appointment(Appointment),
 }
 
+/// A task, note or appointment that may be linked to its copy on the other system.
+pub trait LinkedItem {
+    /// The system the entry was read from.
+    fn system(&self) -> System;
+    /// The entry's native id on `system`.
+    fn id_on(&self, system: System) -> Option<&str>;
+    /// Records the id of the linked copy on `system`.
+    fn set_id_on(&mut self, system: System, id: String);
+}
+
+macro_rules! linked_item {
+    ($type:ty) => {
+        impl LinkedItem for $type {
+            fn system(&self) -> System {
+                self.item.system()
+            }
+            fn id_on(&self, system: System) -> Option<&str> {
+                match system {
+                    System::Casebook => self.casebook_id.as_deref(),
+                    System::Ghl => self.ghl_id.as_deref(),
+                }
+            }
+            fn set_id_on(&mut self, system: System, id: String) {
+                match system {
+                    System::Casebook => self.casebook_id = Some(id),
+                    System::Ghl => self.ghl_id = Some(id),
+                }
+            }
+        }
+    };
+}
+
+linked_item!(Task);
+linked_item!(Note);
+linked_item!(Appointment);
+
 impl HistoryItem {
     /// The time the history is sorted by, newest first.
     pub fn sort_time(&self) -> Option<DateTime<Utc>> {
@@ -80,6 +116,10 @@ impl HistoryItem {
 #[derive(Debug, Clone)]
 pub struct Task {
     pub item: ItemRef,
+    /// The Casebook id, also when the entry was read from GHL and is linked.
+    pub casebook_id: Option<String>,
+    /// The GHL id, also when the entry was read from Casebook and is linked.
+    pub ghl_id: Option<String>,
     pub title: Option<String>,
     pub body: Option<String>,
     pub due_at: Option<DateTime<Utc>>,
@@ -91,6 +131,8 @@ pub struct Task {
 impl Task {
     pub fn from_casebook(task: CasebookTask) -> Task {
         Task {
+            casebook_id: Some(task.id.clone()),
+            ghl_id: None,
             item: ItemRef::Casebook { id: task.id },
             title: task.title,
             body: task.description,
@@ -104,6 +146,8 @@ impl Task {
     pub fn from_ghl(task: GhlTask, contact_id: &str) -> Task {
         Task {
             due_at: task.due_date.as_deref().and_then(parse_ghl_time),
+            casebook_id: None,
+            ghl_id: Some(task.id.clone()),
             item: ItemRef::Ghl {
                 contact_id: Some(
                     task.contact_id
@@ -134,6 +178,14 @@ impl Task {
     /// The task's id in its own system.
     async fn native_id(&self) -> String {
         self.item.native_id().to_string()
+    }
+    /// The id in Casebook, when the entry exists there (linked entries have both ids).
+    async fn casebook_id(&self) -> Option<ID> {
+        self.casebook_id.clone().map(ID)
+    }
+    /// The id in GHL, when the entry exists there (linked entries have both ids).
+    async fn ghl_id(&self) -> Option<ID> {
+        self.ghl_id.clone().map(ID)
     }
     async fn title(&self) -> Option<String> {
         self.title.clone()
@@ -166,6 +218,10 @@ impl Task {
 #[derive(Debug, Clone)]
 pub struct Note {
     pub item: ItemRef,
+    /// The Casebook id, also when the entry was read from GHL and is linked.
+    pub casebook_id: Option<String>,
+    /// The GHL id, also when the entry was read from Casebook and is linked.
+    pub ghl_id: Option<String>,
     pub title: Option<String>,
     pub body: Option<String>,
     pub note_type: Option<String>,
@@ -176,6 +232,8 @@ pub struct Note {
 impl Note {
     pub fn from_casebook(note: CasebookNote) -> Note {
         Note {
+            casebook_id: Some(note.id.clone()),
+            ghl_id: None,
             item: ItemRef::Casebook { id: note.id },
             title: note.subject,
             body: note.body,
@@ -188,6 +246,8 @@ impl Note {
     pub fn from_ghl(note: GhlNote, contact_id: &str) -> Note {
         let created_at = note.date_added.as_deref().and_then(parse_ghl_time);
         Note {
+            casebook_id: None,
+            ghl_id: Some(note.id.clone()),
             item: ItemRef::Ghl {
                 contact_id: Some(
                     note.contact_id
@@ -219,6 +279,14 @@ impl Note {
     async fn native_id(&self) -> String {
         self.item.native_id().to_string()
     }
+    /// The id in Casebook, when the entry exists there (linked entries have both ids).
+    async fn casebook_id(&self) -> Option<ID> {
+        self.casebook_id.clone().map(ID)
+    }
+    /// The id in GHL, when the entry exists there (linked entries have both ids).
+    async fn ghl_id(&self) -> Option<ID> {
+        self.ghl_id.clone().map(ID)
+    }
     /// Subject (Casebook) or title (GHL).
     async fn title(&self) -> Option<String> {
         self.title.clone()
@@ -243,6 +311,10 @@ impl Note {
 #[derive(Debug, Clone)]
 pub struct Appointment {
     pub item: ItemRef,
+    /// The Casebook id, also when the entry was read from GHL and is linked.
+    pub casebook_id: Option<String>,
+    /// The GHL id, also when the entry was read from Casebook and is linked.
+    pub ghl_id: Option<String>,
     pub title: Option<String>,
     pub status: Option<String>,
     pub starts_at: Option<DateTime<Utc>>,
@@ -254,6 +326,8 @@ pub struct Appointment {
 impl Appointment {
     pub fn from_casebook(note: CasebookNote) -> Appointment {
         Appointment {
+            casebook_id: Some(note.id.clone()),
+            ghl_id: None,
             item: ItemRef::Casebook { id: note.id },
             title: note.subject,
             status: None,
@@ -266,6 +340,8 @@ impl Appointment {
 
     pub fn from_ghl(event: GhlAppointment) -> Appointment {
         Appointment {
+            casebook_id: None,
+            ghl_id: Some(event.id.clone()),
             item: ItemRef::Ghl {
                 contact_id: None,
                 id: event.id,
@@ -293,6 +369,14 @@ impl Appointment {
     /// The appointment's id in its own system.
     async fn native_id(&self) -> String {
         self.item.native_id().to_string()
+    }
+    /// The id in Casebook, when the entry exists there (linked entries have both ids).
+    async fn casebook_id(&self) -> Option<ID> {
+        self.casebook_id.clone().map(ID)
+    }
+    /// The id in GHL, when the entry exists there (linked entries have both ids).
+    async fn ghl_id(&self) -> Option<ID> {
+        self.ghl_id.clone().map(ID)
     }
     async fn title(&self) -> Option<String> {
         self.title.clone()

@@ -5,18 +5,23 @@ pub mod errors;
 pub mod ids;
 pub mod items;
 pub mod loaders;
+mod mutation;
 mod query;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{Context, EmptySubscription, Schema};
 
-pub use query::Query;
+pub use mutation::Mutation;
 
-use crate::{cache::RecordCache, store::LinkStore, tenant::Tenant};
+/// The root query: reads plus the outbox views.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct QueryRoot(query::Query, mutation::SyncQuery);
+
+use crate::{cache::RecordCache, store::LinkStore, tenant::Tenant, writes::Writes};
 
 /// The executable schema.
-pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type GatewaySchema = Schema<QueryRoot, Mutation, EmptySubscription>;
 
 /// What every resolver of one request can reach.
 pub struct RequestContext {
@@ -25,6 +30,9 @@ pub struct RequestContext {
     pub cache: RecordCache,
     /// Read through the cache and refresh it (`Cache-Control: no-cache`).
     pub refresh: bool,
+    pub writes: Arc<Writes>,
+    /// The request's `Idempotency-Key` header.
+    pub idempotency_key: Option<String>,
     pub loaders: loaders::Loaders,
 }
 
@@ -37,6 +45,8 @@ impl RequestContext {
         cache: RecordCache,
         refresh: bool,
         loader_config: &loaders::LoaderConfig,
+        writes: Arc<Writes>,
+        idempotency_key: Option<String>,
     ) -> RequestContext {
         let loaders = loaders::Loaders::new(&tenant, cache.clone(), refresh, loader_config);
         RequestContext {
@@ -44,6 +54,8 @@ impl RequestContext {
             store,
             cache,
             refresh,
+            writes,
+            idempotency_key,
             loaders,
         }
     }
@@ -56,7 +68,7 @@ impl RequestContext {
 
 /// Builds the schema. Request data (`RequestContext`) is added per request.
 pub fn build_schema() -> GatewaySchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+    Schema::build(QueryRoot::default(), Mutation, EmptySubscription)
         .limit_depth(16)
         .limit_complexity(5_000)
         .finish()

@@ -31,7 +31,8 @@ const CONTACTS_MAX: usize = 100;
 /// GHL's search `query` is limited to 75 characters.
 const QUERY_MAX_CHARS: usize = 75;
 
-/// The root query.
+/// The root query fields that read contacts.
+#[derive(Default)]
 pub struct Query;
 
 /// Extra fields of a contact page.

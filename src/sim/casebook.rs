@@ -2,16 +2,19 @@
 //!
 //! Routes, type names, attributes and relationships come from
 //! `upstream::casebook::names`. Every body is `application/vnd.api+json`. The query
-//! language follows crnk's URL conventions and is described in [`query`]. Requests need
-//! `Authorization: Bearer <token>` with one of the configured tokens; `Accept-Version`
-//! is accepted and ignored but counted in the stats. The records live in memory behind
-//! a lock and are seeded from the Casebook half of every seeded person.
+//! language follows crnk's URL conventions and is described in [`query`]; the write
+//! rules are described in [`write`]. Requests need `Authorization: Bearer <token>` with
+//! one of the configured tokens; `Accept-Version` is accepted and ignored but counted in
+//! the stats. The records live in memory behind a lock and are seeded from the Casebook
+//! half of every seeded person.
 //!
-//! Served routes, all `GET`:
-//! - `/<service>`: a listing of that service's collections as `links`;
-//! - `/people/people` and `/people/people/{id}`;
-//! - `/attachments/notes` and `/attachments/notes/{id}`;
-//! - `/tasks/tasks` and `/tasks/tasks/{id}`.
+//! Served routes:
+//! - `GET /<service>`: a listing of that service's collections as `links`;
+//! - `GET` and `POST` on `/people/people`, `/attachments/notes` and `/tasks/tasks`;
+//! - `GET`, `PATCH` and `DELETE` on `/people/people/{id}`, `/attachments/notes/{id}`
+//!   and `/tasks/tasks/{id}`;
+//! - `GET /_sim/state/people`, without credentials and outside the stats: every person
+//!   with their tasks and notes, for tests that check what a write stored.
 //!
 //! Other methods on these paths get 405, unknown paths 404, bad queries 400, all as
 //! JSON:API error documents.
@@ -20,13 +23,17 @@ pub mod document;
 pub mod query;
 pub mod schema;
 pub mod store;
+pub mod write;
+mod write_handlers;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::Router;
-use axum::extract::rejection::PathRejection;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
@@ -49,6 +56,58 @@ pub const DEFAULT_TOKEN: &str = "casebook-sim-token";
 /// Request header whose values the stats record per route.
 const ACCEPT_VERSION_HEADER: &str = "accept-version";
 
+/// Path of the unauthenticated state listing for tests.
+pub const STATE_PATH: &str = "/_sim/state/people";
+
+/// Methods served on a collection path and on a resource path, for the `Allow` header.
+const COLLECTION_METHODS: &str = "GET, HEAD, POST";
+const RESOURCE_METHODS: &str = "GET, HEAD, PATCH, DELETE";
+
+/// Attributes that a create must set to a non-blank value, by resource type.
+///
+/// Casebook lets each tenant choose its mandatory fields, so these lists are
+/// configurable. An update may not set a required attribute to null or blank text.
+/// Names that are not writable attributes of the type are ignored with a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequiredAttributes {
+    /// Default: `first_name`, `last_name`.
+    pub people: Vec<String>,
+    /// Default: `subject`, `body`, `note_type`.
+    pub notes: Vec<String>,
+    /// Default: `title`.
+    pub tasks: Vec<String>,
+}
+
+impl Default for RequiredAttributes {
+    fn default() -> Self {
+        let owned = |list: &[&str]| list.iter().map(|name| name.to_string()).collect();
+        RequiredAttributes {
+            people: owned(&[names::person::FIRST_NAME, names::person::LAST_NAME]),
+            notes: owned(&[
+                names::note::SUBJECT,
+                names::note::BODY,
+                names::note::NOTE_TYPE,
+            ]),
+            tasks: owned(&[names::task::TITLE]),
+        }
+    }
+}
+
+impl RequiredAttributes {
+    /// Returns the list for resources of this JSON:API type; empty for unknown types.
+    pub fn for_type(&self, type_name: &str) -> &[String] {
+        if type_name == names::PEOPLE.type_name {
+            &self.people
+        } else if type_name == names::NOTES.type_name {
+            &self.notes
+        } else if type_name == names::TASKS.type_name {
+            &self.tasks
+        } else {
+            &[]
+        }
+    }
+}
+
 /// Settings of one Casebook simulator.
 #[derive(Clone)]
 pub struct CasebookSimOptions {
@@ -61,6 +120,9 @@ pub struct CasebookSimOptions {
     /// Reject unknown query parameters and unknown attribute paths with 400, as crnk
     /// does by default. When false, they are ignored. Default true.
     pub strict_parameters: bool,
+    /// Attributes a create must set, per resource type. Default
+    /// [`RequiredAttributes::default`].
+    pub required_attributes: RequiredAttributes,
 }
 
 impl Default for CasebookSimOptions {
@@ -69,6 +131,7 @@ impl Default for CasebookSimOptions {
             tokens: vec![DEFAULT_TOKEN.to_string()],
             max_page_size: names::MAX_PAGE_SIZE,
             strict_parameters: true,
+            required_attributes: RequiredAttributes::default(),
         }
     }
 }
@@ -81,6 +144,7 @@ impl fmt::Debug for CasebookSimOptions {
             .field("tokens", &format_args!("<{} redacted>", self.tokens.len()))
             .field("max_page_size", &self.max_page_size)
             .field("strict_parameters", &self.strict_parameters)
+            .field("required_attributes", &self.required_attributes)
             .finish()
     }
 }
@@ -90,13 +154,28 @@ impl fmt::Debug for CasebookSimOptions {
 struct SimState {
     store: Arc<RwLock<Store>>,
     options: Arc<CasebookSimOptions>,
+    /// Required attributes per type name, limited to writable attributes.
+    required: Arc<HashMap<&'static str, Vec<&'static str>>>,
 }
 
 impl SimState {
     /// Locks the store for reading. A handler that panicked while holding the lock left
-    /// no partial write, because reads never mutate, so a poisoned lock is taken over.
+    /// no partial write (see [`SimState::write`]), so a poisoned lock is taken over.
     fn read(&self) -> RwLockReadGuard<'_, Store> {
         self.store.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks the store for writing. Writes validate and build a whole record before a
+    /// single insert or remove, so a panic cannot leave half a record behind and a
+    /// poisoned lock is taken over.
+    fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn required(&self, schema: &ResourceSchema) -> &[&'static str] {
+        self.required
+            .get(schema.type_name())
+            .map_or(&[][..], Vec::as_slice)
     }
 
     fn parse_options(&self) -> ParseOptions {
@@ -128,35 +207,100 @@ impl ErrorBody for JsonApiErrors {
 /// The stats of `control` record the `Accept-Version` header per route.
 pub fn router(dataset: &Dataset, options: CasebookSimOptions, control: SimControl) -> Router {
     control.record_header(ACCEPT_VERSION_HEADER);
+    let required = resolve_required(&options.required_attributes);
     let state = SimState {
         store: Arc::new(RwLock::new(Store::from_dataset(dataset))),
         options: Arc::new(options),
+        required: Arc::new(required),
     };
 
     let mut app: Router<SimState> = Router::new();
     for service in services() {
-        app = app.route(&format!("/{service}"), only_get(get(service_root)));
+        app = app.route(
+            &format!("/{service}"),
+            get(service_root).fallback(method_not_allowed("GET, HEAD")),
+        );
     }
     for schema in SCHEMAS {
         let path = schema.collection.path();
-        let list = move |State(state): State<SimState>, headers: HeaderMap, uri: Uri| {
-            list_resources(state, schema, headers, uri)
-        };
-        let fetch =
-            move |State(state): State<SimState>,
-                  id: Result<Path<String>, PathRejection>,
-                  headers: HeaderMap,
-                  uri: Uri| { fetch_resource(state, schema, id, headers, uri) };
         app = app
-            .route(&path, only_get(get(list)))
-            .route(&format!("{path}/{{id}}"), only_get(get(fetch)));
+            .route(&path, collection_routes(schema))
+            .route(&format!("{path}/{{id}}"), resource_routes(schema));
     }
 
     let app = app
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state.clone());
+    // The state listing joins after `instrument`, so it is not counted, faulted or
+    // authenticated.
+    let state_listing = Router::new()
+        .route(STATE_PATH, get(write_handlers::state_of_people))
         .with_state(state);
-    common::instrument(app, control, Arc::new(JsonApiErrors))
+    common::instrument(app, control, Arc::new(JsonApiErrors)).merge(state_listing)
+}
+
+/// `GET` and `POST` on a collection path.
+fn collection_routes(schema: &'static ResourceSchema) -> MethodRouter<SimState> {
+    let list = move |State(state): State<SimState>, headers: HeaderMap, uri: Uri| {
+        list_resources(state, schema, headers, uri)
+    };
+    let create = move |State(state): State<SimState>,
+                       headers: HeaderMap,
+                       body: Result<Bytes, BytesRejection>| {
+        write_handlers::create_resource(state, schema, headers, body)
+    };
+    get(list)
+        .post(create)
+        .fallback(method_not_allowed(COLLECTION_METHODS))
+}
+
+/// `GET`, `PATCH` and `DELETE` on a resource path.
+fn resource_routes(schema: &'static ResourceSchema) -> MethodRouter<SimState> {
+    let fetch = move |State(state): State<SimState>,
+                      id: Result<Path<String>, PathRejection>,
+                      headers: HeaderMap,
+                      uri: Uri| { fetch_resource(state, schema, id, headers, uri) };
+    let update = move |State(state): State<SimState>,
+                       id: Result<Path<String>, PathRejection>,
+                       headers: HeaderMap,
+                       body: Result<Bytes, BytesRejection>| {
+        write_handlers::update_resource(state, schema, id, headers, body)
+    };
+    let delete = move |State(state): State<SimState>, id: Result<Path<String>, PathRejection>| {
+        write_handlers::delete_resource(state, schema, id)
+    };
+    get(fetch)
+        .patch(update)
+        .delete(delete)
+        .fallback(method_not_allowed(RESOURCE_METHODS))
+}
+
+/// Resolves the configured required attributes to the schema's names. Names that are
+/// not writable attributes of their type are dropped with a warning, because no create
+/// could ever set them.
+fn resolve_required(required: &RequiredAttributes) -> HashMap<&'static str, Vec<&'static str>> {
+    let mut resolved = HashMap::new();
+    for schema in SCHEMAS {
+        let mut names: Vec<&'static str> = Vec::new();
+        for name in required.for_type(schema.type_name()) {
+            match schema.attribute(name) {
+                Some((attribute, _)) if schema.is_writable(attribute) => {
+                    if !names.contains(&attribute) {
+                        names.push(attribute);
+                    }
+                }
+                _ => tracing::warn!(
+                    resource_type = schema.type_name(),
+                    attribute = %name,
+                    writable = %schema.writable_list(),
+                    "ignored a required attribute that is not a writable attribute of its type"
+                ),
+            }
+        }
+        resolved.insert(schema.type_name(), names);
+    }
+    resolved
 }
 
 /// Binds `listen` (port 0 picks a free port) and serves a simulator seeded from `dataset`.
@@ -179,11 +323,6 @@ fn services() -> Vec<&'static str> {
         }
     }
     services
-}
-
-/// Responds to methods other than GET and HEAD with a JSON:API 405.
-fn only_get(route: MethodRouter<SimState>) -> MethodRouter<SimState> {
-    route.fallback(method_not_allowed)
 }
 
 /// Checks `Authorization: Bearer <token>` before any route runs.
@@ -353,16 +492,21 @@ fn bad_query(error: &QueryError) -> Response {
     )
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> Response {
-    let detail = format!(
-        "Method {method} is not allowed on {}. This simulator serves GET only.",
-        uri.path()
-    );
-    let mut response = document::error_response(StatusCode::METHOD_NOT_ALLOWED, &detail, None);
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-    response
+/// Builds a handler that responds with a JSON:API 405 naming the `allowed` methods.
+fn method_not_allowed(
+    allowed: &'static str,
+) -> impl Fn(Method, Uri) -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    move |method: Method, uri: Uri| {
+        let detail = format!(
+            "Method {method} is not allowed on {}. Allowed methods: {allowed}.",
+            uri.path()
+        );
+        let mut response = document::error_response(StatusCode::METHOD_NOT_ALLOWED, &detail, None);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allowed));
+        std::future::ready(response)
+    }
 }
 
 async fn unknown_route(method: Method, uri: Uri) -> Response {

@@ -204,8 +204,9 @@ impl SimControl {
 
 /// One scripted fault: the JSON body of POST /_sim/faults.
 ///
-/// A rule with only `delay_ms` delays the request and then lets the simulator handle it.
-/// Otherwise the first of these applies: `drop_connection`, `malformed_json`, `status`.
+/// A rule with only `delay_ms` or `delay_after_ms` lets the simulator handle the request.
+/// Otherwise the first of these replaces the response: `drop_connection`, `malformed_json`,
+/// `status`.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultRule {
@@ -219,8 +220,13 @@ pub struct FaultRule {
     pub times: Option<u32>,
     /// Value in seconds of a `Retry-After` header added to the fault response.
     pub retry_after_s: Option<u64>,
-    /// Milliseconds to wait before responding, with or without a status.
+    /// Milliseconds to wait before the request is handled, with or without a status.
     pub delay_ms: Option<u64>,
+    /// Milliseconds to hold the finished response back. The request has already been
+    /// handled, so a write is kept even when the client stops waiting. A client with a
+    /// shorter timeout then gets a timeout for a write that succeeded.
+    #[serde(default)]
+    pub delay_after_ms: Option<u64>,
     /// Sends the response headers, then cuts the connection in the middle of the body.
     #[serde(default)]
     pub drop_connection: bool,
@@ -324,6 +330,7 @@ async fn handle_request(
     }
 
     let fault = state.control.take_fault(&method, request.uri().path());
+    let delay_after = fault.as_ref().and_then(|rule| rule.delay_after_ms);
     let response = match fault {
         Some(rule) => {
             if let Some(delay) = rule.delay_ms {
@@ -338,7 +345,12 @@ async fn handle_request(
         None => next.run(request).await,
     };
 
+    // The status is counted before the hold-back, because a client that times out closes
+    // the connection and this future is then dropped during the sleep.
     state.control.record_status(&route, response.status());
+    if let Some(delay) = delay_after {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     response
 }
 
@@ -828,6 +840,97 @@ mod tests {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["item"]["id"], "a");
         sim.shutdown().await;
+    }
+
+    /// Starts a simulator whose `POST /items/` counts the writes it handles.
+    async fn start_counting_sim() -> (RunningSim, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let writes = Arc::new(AtomicUsize::new(0));
+        let counter = writes.clone();
+        let router = Router::new().route(
+            "/items/",
+            axum::routing::post(move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    (
+                        StatusCode::CREATED,
+                        Json(json!({ "item": { "id": "new" } })),
+                    )
+                }
+            }),
+        );
+        let control = SimControl::new();
+        let router = instrument(router, control.clone(), Arc::new(TestErrors));
+        let sim = serve("127.0.0.1:0".parse().unwrap(), router, control)
+            .await
+            .unwrap();
+        (sim, writes)
+    }
+
+    #[tokio::test]
+    async fn fault_delay_after_holds_response() {
+        let (sim, writes) = start_counting_sim().await;
+        let client = reqwest::Client::new();
+        post_faults_json(
+            &sim,
+            &client,
+            json!({ "method": "POST", "path": "/items/", "delay_after_ms": 300, "times": 1 }),
+        )
+        .await;
+
+        let started = Instant::now();
+        let response = client
+            .post(format!("{}/items/", sim.base_url))
+            .send()
+            .await
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["item"]["id"], "new");
+        assert_eq!(writes.load(std::sync::atomic::Ordering::SeqCst), 1);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn fault_delay_after_keeps_write_on_timeout() {
+        let (sim, writes) = start_counting_sim().await;
+        let client = reqwest::Client::new();
+        post_faults_json(
+            &sim,
+            &client,
+            json!({ "path": "/items/", "delay_after_ms": 2000 }),
+        )
+        .await;
+
+        let impatient = reqwest::Client::builder()
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let error = impatient
+            .post(format!("{}/items/", sim.base_url))
+            .send()
+            .await
+            .expect_err("the response is held back beyond the client timeout");
+        assert!(error.is_timeout(), "{error:?}");
+
+        // The write happened and its status was counted although no client received it.
+        assert_eq!(writes.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let stats = sim.control.stats();
+        assert_eq!(stats["routes"]["POST /items/"]["statuses"]["201"], 1);
+        sim.shutdown().await;
+    }
+
+    #[test]
+    fn fault_rule_delay_after_defaults_to_none() {
+        let rule: FaultRule = serde_json::from_value(json!({ "path": "/a" })).unwrap();
+        assert_eq!(rule.delay_after_ms, None);
+        let rule: FaultRule =
+            serde_json::from_value(json!({ "path": "/a", "delay_after_ms": 50 })).unwrap();
+        assert_eq!(rule.delay_after_ms, Some(50));
+        assert!(!rule.replaces_response());
+        assert!(rule.validate().is_ok());
     }
 
     #[tokio::test]

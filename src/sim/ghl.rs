@@ -1,19 +1,27 @@
-//! HTTP simulator of the GoHighLevel (LeadConnector) API v2, read endpoints for contacts,
-//! their tasks, notes and appointments, and calendar appointments.
+//! HTTP simulator of the GoHighLevel (LeadConnector) API v2: contacts, their tags, tasks,
+//! notes and appointments, and calendar appointments, to read and to write.
 //!
 //! It reproduces what a GHL client sees on the wire. The bearer-token and `Version` header
 //! checks return GHL's 401 bodies, and a `locationId` the token does not cover is a 403.
 //! Validation errors are 422 bodies whose `message` is an array. Each endpoint has its own
 //! envelope, and every response carries `X-RateLimit-*` headers. The data comes from
-//! [`seed::Dataset`].
+//! [`seed::Dataset`], and writes change it for every later read.
+//!
+//! `GET /_sim/state/contacts` returns every stored contact with its tasks, notes and
+//! appointments, so that tests can check what a write left behind. It needs no
+//! credentials, is not counted, and takes `?locationId=` to list one location only.
 //!
 //! Layers, outermost first: rate-limit headers, then [`common::instrument`] (stats,
 //! latency, faults, `/_sim/*` admin routes), then token and `Version` checks, then the
 //! route handlers.
 
+mod body;
+mod contact_input;
+mod contact_writes;
 mod handlers;
 mod search;
 mod store;
+mod subresource_writes;
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -28,7 +36,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{delete, get, post, put},
 };
 use chrono::{NaiveDate, Utc};
 use serde_json::{Value, json};
@@ -38,7 +46,7 @@ use crate::sim::{
     seed,
 };
 
-pub use store::{LANGUAGE_FIELD_ID, SIM_GROUP_ID, SIM_USER_ID};
+pub use store::{LANGUAGE_FIELD_ID, LANGUAGE_FIELD_KEY, SIM_GROUP_ID, SIM_USER_ID};
 
 /// Bearer token accepted by default, bound to [`seed::GHL_LOCATION_ID`].
 pub const DEFAULT_TOKEN: &str = "ghl-sim-token";
@@ -61,6 +69,9 @@ pub struct GhlSimOptions {
     /// Status for an unknown contact/task/note id: 400 (what live GHL has been seen to return,
     /// `{"statusCode":400,"message":"Contact with id <x> not found"}`) by default, or 404.
     pub not_found_status: u16,
+    /// The location's "Allow Duplicate Contact" setting. When false (the default), a
+    /// create whose e-mail or phone matches an existing contact is a 400 naming it.
+    pub allow_duplicate_contacts: bool,
 }
 
 impl Default for GhlSimOptions {
@@ -68,6 +79,7 @@ impl Default for GhlSimOptions {
         GhlSimOptions {
             tokens: HashMap::from([(DEFAULT_TOKEN.to_string(), seed::GHL_LOCATION_ID.to_string())]),
             not_found_status: 400,
+            allow_duplicate_contacts: false,
         }
     }
 }
@@ -80,6 +92,7 @@ impl std::fmt::Debug for GhlSimOptions {
         f.debug_struct("GhlSimOptions")
             .field("token_locations", &locations)
             .field("not_found_status", &self.not_found_status)
+            .field("allow_duplicate_contacts", &self.allow_duplicate_contacts)
             .finish()
     }
 }
@@ -118,6 +131,7 @@ struct GhlState {
     store: RwLock<store::Store>,
     tokens: HashMap<String, String>,
     not_found_status: StatusCode,
+    allow_duplicate_contacts: bool,
     rate_limits: RateLimits,
 }
 
@@ -129,6 +143,12 @@ struct TokenLocation(String);
 impl GhlState {
     fn store(&self) -> std::sync::RwLockReadGuard<'_, store::Store> {
         self.store.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Locks the store for a write. Each write handler holds the lock from its checks to
+    /// its change, so concurrent writes cannot both pass a duplicate check.
+    fn store_mut(&self) -> std::sync::RwLockWriteGuard<'_, store::Store> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Builds the error for an id that does not exist, e.g. `resource` "Contact".
@@ -186,6 +206,12 @@ enum ApiError {
     Message { status: StatusCode, message: String },
     /// A 422 validation error with every problem found.
     Unprocessable(Vec<String>),
+    /// The 400 for a contact write that would duplicate an existing contact.
+    Duplicate {
+        contact_id: String,
+        contact_name: Option<String>,
+        matching_field: store::MatchingField,
+    },
 }
 
 impl IntoResponse for ApiError {
@@ -193,8 +219,41 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Message { status, message } => error_response(status, &message),
             ApiError::Unprocessable(messages) => unprocessable_response(messages),
+            ApiError::Duplicate {
+                contact_id,
+                contact_name,
+                matching_field,
+            } => duplicate_response(contact_id, contact_name, matching_field),
         }
     }
+}
+
+/// Builds GHL's 400 for a duplicate contact, whose `meta` names the existing contact.
+fn duplicate_response(
+    contact_id: String,
+    contact_name: Option<String>,
+    matching_field: store::MatchingField,
+) -> Response {
+    tracing::debug!(
+        contact_id,
+        matching_field = matching_field.as_str(),
+        "GHL simulator rejected a duplicate contact"
+    );
+    let mut meta = serde_json::Map::new();
+    meta.insert("contactId".into(), json!(contact_id));
+    if let Some(name) = contact_name {
+        meta.insert("contactName".into(), json!(name));
+    }
+    meta.insert("matchingField".into(), json!(matching_field.as_str()));
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({
+            "statusCode": 400,
+            "message": "This location does not allow duplicated contacts.",
+            "meta": meta,
+        })),
+    )
+        .into_response()
 }
 
 /// Builds GHL's 422 validation response, whose `message` is an array.
@@ -251,44 +310,93 @@ pub fn router(dataset: &seed::Dataset, options: GhlSimOptions, control: SimContr
         store: RwLock::new(store::Store::seeded(dataset)),
         tokens: options.tokens,
         not_found_status,
+        allow_duplicate_contacts: options.allow_duplicate_contacts,
         rate_limits: RateLimits::default(),
     });
 
     let api = Router::new()
-        .route("/contacts/", get(handlers::list_contacts))
-        .route("/contacts", get(handlers::list_contacts))
+        .route(
+            "/contacts/",
+            get(handlers::list_contacts).post(contact_writes::create_contact),
+        )
+        .route(
+            "/contacts",
+            get(handlers::list_contacts).post(contact_writes::create_contact),
+        )
+        .route("/contacts/upsert", post(contact_writes::upsert_contact))
         .route("/contacts/search", post(handlers::search_contacts))
         .route("/contacts/search/duplicate", get(handlers::find_duplicate))
         .route(
             "/contacts/business/{businessId}",
             get(handlers::business_contacts),
         )
-        .route("/contacts/{contactId}", get(handlers::get_contact))
-        .route("/contacts/{contactId}/tasks", get(handlers::list_tasks))
+        .route(
+            "/contacts/{contactId}",
+            get(handlers::get_contact)
+                .put(contact_writes::update_contact)
+                .delete(contact_writes::delete_contact),
+        )
+        .route(
+            "/contacts/{contactId}/tags",
+            post(contact_writes::add_tags).delete(contact_writes::remove_tags),
+        )
+        .route(
+            "/contacts/{contactId}/tasks",
+            get(handlers::list_tasks).post(subresource_writes::create_task),
+        )
         .route(
             "/contacts/{contactId}/tasks/{taskId}",
-            get(handlers::get_task),
+            get(handlers::get_task)
+                .put(subresource_writes::update_task)
+                .delete(subresource_writes::delete_task),
         )
-        .route("/contacts/{contactId}/notes", get(handlers::list_notes))
-        .route("/contacts/{contactId}/notes/{id}", get(handlers::get_note))
+        .route(
+            "/contacts/{contactId}/tasks/{taskId}/completed",
+            put(subresource_writes::complete_task),
+        )
+        .route(
+            "/contacts/{contactId}/notes",
+            get(handlers::list_notes).post(subresource_writes::create_note),
+        )
+        .route(
+            "/contacts/{contactId}/notes/{id}",
+            get(handlers::get_note)
+                .put(subresource_writes::update_note)
+                .delete(subresource_writes::delete_note),
+        )
         .route(
             "/contacts/{contactId}/appointments",
             get(handlers::contact_appointments),
         )
         .route(
+            "/calendars/events/appointments",
+            post(subresource_writes::create_appointment),
+        )
+        .route(
             "/calendars/events/appointments/{eventId}",
-            get(handlers::get_calendar_event),
+            get(handlers::get_calendar_event).put(subresource_writes::update_appointment),
+        )
+        .route(
+            "/calendars/events/{eventId}",
+            delete(subresource_writes::delete_appointment),
         )
         .method_not_allowed_fallback(route_not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .fallback(route_not_found)
         .with_state(state.clone());
 
+    // The state route is merged after `instrument`, so it is neither counted nor faulted.
+    let state_route = Router::new()
+        .route("/_sim/state/contacts", get(contact_writes::state_contacts))
+        .with_state(state.clone());
+
     control.record_header("version");
-    common::instrument(api, control, Arc::new(GhlErrors)).layer(middleware::from_fn_with_state(
-        state,
-        add_rate_limit_headers,
-    ))
+    common::instrument(api, control, Arc::new(GhlErrors))
+        .merge(state_route)
+        .layer(middleware::from_fn_with_state(
+            state,
+            add_rate_limit_headers,
+        ))
 }
 
 /// Validates the options, binds `listen` and serves the simulator in a tokio task.

@@ -16,7 +16,11 @@ use serde::de::DeserializeOwned;
 use tracing::{Instrument, field::Empty};
 use url::Url;
 
-use super::{System, UpstreamError, limits::CallLimits};
+use super::{
+    System, UpstreamError,
+    limits::CallLimits,
+    resilience::{Admission, Breaker, BreakerConfig, RetryConfig, counts_as_outage, is_retryable},
+};
 use crate::metrics::{Metrics, UPSTREAM_REQUESTS};
 
 /// Timeouts and limits shared by both upstream clients.
@@ -33,6 +37,10 @@ pub struct HttpSettings {
     pub metrics: Option<Metrics>,
     /// Limits every call waits for before it is sent, when set.
     pub limits: Option<Arc<CallLimits>>,
+    /// Retries of idempotent requests.
+    pub retry: RetryConfig,
+    /// The circuit breaker of this upstream.
+    pub breaker: BreakerConfig,
 }
 
 impl Default for HttpSettings {
@@ -43,6 +51,8 @@ impl Default for HttpSettings {
             max_response_bytes: 16 * 1024 * 1024,
             metrics: None,
             limits: None,
+            retry: RetryConfig::default(),
+            breaker: BreakerConfig::default(),
         }
     }
 }
@@ -64,6 +74,7 @@ pub(crate) struct NotFoundTarget<'a> {
 }
 
 /// One request to send.
+#[derive(Clone)]
 pub(crate) struct Call<'a> {
     pub method: Method,
     /// Route template for the span, such as `/contacts/{contactId}`.
@@ -80,6 +91,11 @@ pub(crate) struct Call<'a> {
     pub not_found: &'a [NotFoundTarget<'a>],
 }
 
+/// Maps a non-2xx response to a more specific error than the status alone gives, or
+/// returns `None` to keep the status mapping. It receives the status, the error body (at
+/// most 64 KiB) and the body's messages with the token already removed.
+pub(crate) type ErrorClassifier = fn(u16, &[u8], &[String]) -> Option<UpstreamError>;
+
 /// The transport for one upstream system: a `reqwest::Client` plus base URL and token.
 #[derive(Clone)]
 pub(crate) struct Upstream {
@@ -91,6 +107,8 @@ pub(crate) struct Upstream {
     max_response_bytes: usize,
     metrics: Option<Metrics>,
     limits: Option<Arc<CallLimits>>,
+    retry: RetryConfig,
+    breaker: Arc<Breaker>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -174,6 +192,8 @@ impl Upstream {
             max_response_bytes: settings.max_response_bytes,
             metrics: settings.metrics.clone(),
             limits: settings.limits.clone(),
+            retry: settings.retry,
+            breaker: Arc::new(Breaker::new(settings.breaker)),
         })
     }
 
@@ -190,6 +210,69 @@ impl Upstream {
 
     /// Sends `call` and returns the body of a 2xx response.
     pub async fn send(&self, call: Call<'_>) -> Result<Vec<u8>, UpstreamError> {
+        self.send_classified(call, None).await
+    }
+
+    /// Sends `call` like [`Upstream::send`], but lets `classify` map an error response
+    /// before the status mapping applies.
+    ///
+    /// Idempotent requests (GET, PUT, DELETE) are retried on 429, 502, 503, 504 and failed
+    /// connections, honouring `Retry-After`, within the retry budget. Other requests are
+    /// sent once. While the circuit breaker is open, calls fail fast with `CircuitOpen`.
+    pub async fn send_classified(
+        &self,
+        call: Call<'_>,
+        classify: Option<ErrorClassifier>,
+    ) -> Result<Vec<u8>, UpstreamError> {
+        let idempotent = matches!(
+            call.method,
+            Method::GET | Method::PUT | Method::DELETE | Method::HEAD
+        );
+        let started = std::time::Instant::now();
+        let budget = Duration::from_millis(self.retry.budget_ms);
+        let mut attempt = 1;
+        loop {
+            if let Admission::Reject(retry_after) = self.breaker.admit() {
+                return Err(UpstreamError::CircuitOpen {
+                    system: self.system,
+                    retry_after,
+                });
+            }
+            let result = self.send_once(call.clone(), classify).await;
+            let outage = result.as_ref().err().is_some_and(counts_as_outage);
+            if self.breaker.record(outage) {
+                tracing::warn!(system = self.system.as_str(), route = %call.route, "circuit breaker opened");
+            }
+            let error = match result {
+                Ok(body) => return Ok(body),
+                Err(error) => error,
+            };
+            if !idempotent || !is_retryable(&error) || attempt >= self.retry.max_attempts {
+                return Err(error);
+            }
+            let retry_after = match &error {
+                UpstreamError::RateLimited { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let wait = self.retry.delay(attempt, retry_after);
+            if started.elapsed() + wait > budget {
+                return Err(error);
+            }
+            tracing::info!(
+                system = self.system.as_str(), route = %call.route, attempt,
+                wait_ms = wait.as_millis() as u64, code = error.code(), "retrying upstream request"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// Sends `call` once.
+    async fn send_once(
+        &self,
+        call: Call<'_>,
+        classify: Option<ErrorClassifier>,
+    ) -> Result<Vec<u8>, UpstreamError> {
         let span = tracing::info_span!(
             "upstream.request",
             system = self.system.as_str(),
@@ -208,7 +291,7 @@ impl Upstream {
         let mut status = None;
         let started = std::time::Instant::now();
         let result = self
-            .send_inner(call, &mut status)
+            .send_inner(call, classify, &mut status)
             .instrument(span.clone())
             .await;
         span.record("duration_ms", started.elapsed().as_millis() as u64);
@@ -233,6 +316,7 @@ impl Upstream {
     async fn send_inner(
         &self,
         call: Call<'_>,
+        classify: Option<ErrorClassifier>,
         status_out: &mut Option<u16>,
     ) -> Result<Vec<u8>, UpstreamError> {
         let mut request = self
@@ -274,6 +358,11 @@ impl Upstream {
             .flatten()
             .unwrap_or_default();
         let messages = self.error_messages(&body);
+        if let Some(error) =
+            classify.and_then(|classify| classify(status.as_u16(), &body, &messages))
+        {
+            return Err(error);
+        }
         Err(self.status_error(status, messages, retry_after, call.not_found))
     }
 
@@ -546,8 +635,10 @@ fn mentions_not_found(messages: &[String]) -> bool {
 /// Reads the messages of a GHL or Casebook error body.
 ///
 /// GHL sends `{"message": "…"}` or `{"message": ["…", "…"]}`; Casebook (JSON:API)
-/// sends `{"errors": [{"detail": "…", "title": "…"}]}`; OAuth endpoints send
-/// `{"error": "…", "error_description": "…"}`. A body that is not JSON yields no messages.
+/// sends `{"errors": [{"detail": "…", "title": "…", "source": {"pointer": "…"}}]}`,
+/// read as `<pointer>: <detail>` (or `<parameter>: <detail>`) when a source is given;
+/// OAuth endpoints send `{"error": "…", "error_description": "…"}`. A body that is not
+/// JSON yields no messages.
 pub(crate) fn extract_messages(body: &[u8]) -> Vec<String> {
     let Ok(serde_json::Value::Object(object)) = serde_json::from_slice(body) else {
         return Vec::new();
@@ -567,8 +658,16 @@ pub(crate) fn extract_messages(body: &[u8]) -> Vec<String> {
             let text = ["detail", "title", "code"]
                 .iter()
                 .find_map(|member| error.get(member).and_then(value_text));
-            if let Some(text) = text {
-                messages.push(text);
+            let source = error.get("source").and_then(|source| {
+                ["pointer", "parameter"]
+                    .iter()
+                    .find_map(|member| source.get(member).and_then(value_text))
+            });
+            match (source, text) {
+                (Some(source), Some(text)) => messages.push(format!("{source}: {text}")),
+                (None, Some(text)) => messages.push(text),
+                (Some(source), None) => messages.push(source),
+                (None, None) => {}
             }
         }
     }
@@ -667,6 +766,12 @@ mod tests {
                 br#"{"errors":[{"status":"422","title":"T","detail":"D"},{"title":"T2"}]}"#
             ),
             vec!["D", "T2"]
+        );
+        assert_eq!(
+            extract_messages(
+                br#"{"errors":[{"detail":"D","source":{"pointer":"/data/attributes/x"}},{"title":"T","source":{"parameter":"sort"}}]}"#
+            ),
+            vec!["/data/attributes/x: D", "sort: T"]
         );
         assert_eq!(
             extract_messages(br#"{"error":"invalid_client"}"#),

@@ -8,6 +8,7 @@ pub mod casebook;
 pub mod ghl;
 mod http;
 pub mod limits;
+pub mod resilience;
 #[cfg(test)]
 mod test_support;
 
@@ -86,6 +87,21 @@ pub enum UpstreamError {
         status: u16,
         messages: Vec<String>,
     },
+    /// The circuit breaker of this upstream is open after repeated failures.
+    #[error("{system} is failing; calls are paused for {} ms", retry_after.as_millis())]
+    CircuitOpen {
+        system: System,
+        retry_after: Duration,
+    },
+    /// 400: a create would duplicate a record that already exists upstream, such as
+    /// GHL's "This location does not allow duplicated contacts.".
+    #[error("{system} already has this record{}: {detail}", existing_id.as_ref().map(|id| format!(" (id {id})")).unwrap_or_default())]
+    Duplicate {
+        system: System,
+        /// Id of the existing record, when the upstream names it.
+        existing_id: Option<String>,
+        detail: String,
+    },
 }
 
 impl UpstreamError {
@@ -100,7 +116,9 @@ impl UpstreamError {
             | UpstreamError::Timeout { system }
             | UpstreamError::Connect { system, .. }
             | UpstreamError::BadResponse { system, .. }
-            | UpstreamError::Rejected { system, .. } => *system,
+            | UpstreamError::Rejected { system, .. }
+            | UpstreamError::Duplicate { system, .. }
+            | UpstreamError::CircuitOpen { system, .. } => *system,
         }
     }
 
@@ -111,13 +129,37 @@ impl UpstreamError {
             UpstreamError::Forbidden { .. } => "UPSTREAM_FORBIDDEN",
             UpstreamError::NotFound { .. } => "NOT_FOUND",
             UpstreamError::RateLimited { .. } => "UPSTREAM_RATE_LIMITED",
-            UpstreamError::Unavailable { .. } | UpstreamError::Connect { .. } => {
-                "UPSTREAM_UNAVAILABLE"
-            }
+            UpstreamError::Unavailable { .. }
+            | UpstreamError::Connect { .. }
+            | UpstreamError::CircuitOpen { .. } => "UPSTREAM_UNAVAILABLE",
             UpstreamError::Timeout { .. } => "UPSTREAM_TIMEOUT",
             UpstreamError::BadResponse { .. } => "UPSTREAM_BAD_RESPONSE",
             UpstreamError::Rejected { .. } => "UPSTREAM_REJECTED",
+            UpstreamError::Duplicate { .. } => "UPSTREAM_DUPLICATE",
         }
+    }
+
+    /// Whether the request may have taken effect upstream although no success came back.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::Timeout { .. }
+                | UpstreamError::Connect { .. }
+                | UpstreamError::BadResponse { .. }
+        )
+    }
+
+    /// Whether trying the same request again later can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::RateLimited { .. }
+                | UpstreamError::Unavailable { .. }
+                | UpstreamError::CircuitOpen { .. }
+                | UpstreamError::Timeout { .. }
+                | UpstreamError::Connect { .. }
+                | UpstreamError::BadResponse { .. }
+        )
     }
 
     /// The upstream HTTP status, where the failure had one.
@@ -125,11 +167,13 @@ impl UpstreamError {
         match self {
             UpstreamError::Unauthorized { .. } => Some(401),
             UpstreamError::Forbidden { .. } => Some(403),
+            UpstreamError::Duplicate { .. } => Some(400),
             UpstreamError::RateLimited { .. } => Some(429),
             UpstreamError::Unavailable { status, .. } | UpstreamError::Rejected { status, .. } => {
                 Some(*status)
             }
             UpstreamError::NotFound { .. }
+            | UpstreamError::CircuitOpen { .. }
             | UpstreamError::Timeout { .. }
             | UpstreamError::Connect { .. }
             | UpstreamError::BadResponse { .. } => None,

@@ -4,5 +4,8 @@ mod auth;
 mod batching;
 mod failures;
 mod reads;
+mod resilience;
+mod restart;
 mod schema;
 mod support;
+mod writes;

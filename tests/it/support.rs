@@ -32,6 +32,11 @@ impl TestApp {
 
     /// Starts everything with `dataset`, after `configure` has changed the configuration.
     pub async fn start_with(dataset: Dataset, configure: impl FnOnce(&mut Config)) -> TestApp {
+        // Log lines show in the output of a failing test only.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn")
+            .with_test_writer()
+            .try_init();
         let loopback = "127.0.0.1:0".parse().unwrap();
         let casebook = casebook::start(loopback, &dataset, CasebookSimOptions::default())
             .await
@@ -161,4 +166,65 @@ pub fn error_codes(body: &Value) -> Vec<String> {
         .iter()
         .filter_map(|error| error["extensions"]["code"].as_str().map(str::to_string))
         .collect()
+}
+
+/// Every contact the GHL simulator stores, with its tasks, notes and appointments.
+pub async fn ghl_state(app: &TestApp) -> Vec<Value> {
+    let body: Value = app
+        .http
+        .get(format!("{}/_sim/state/contacts", app.ghl.base_url))
+        .send()
+        .await
+        .expect("simulator answers")
+        .json()
+        .await
+        .expect("state is JSON");
+    body["contacts"].as_array().cloned().unwrap_or_default()
+}
+
+/// Every person the Casebook simulator stores, as `{person, tasks, notes}`.
+pub async fn casebook_state(app: &TestApp) -> Vec<Value> {
+    let body: Value = app
+        .http
+        .get(format!("{}/_sim/state/people", app.casebook.base_url))
+        .send()
+        .await
+        .expect("simulator answers")
+        .json()
+        .await
+        .expect("state is JSON");
+    body["people"].as_array().cloned().unwrap_or_default()
+}
+
+/// GHL contacts whose e-mail is `email` (case-insensitive).
+pub async fn ghl_with_email(app: &TestApp, email: &str) -> Vec<Value> {
+    ghl_state(app)
+        .await
+        .into_iter()
+        .filter(|c| {
+            c["email"]
+                .as_str()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
+        .collect()
+}
+
+/// Casebook people whose e-mail is `email` (case-insensitive), as `{person, tasks, notes}`.
+pub async fn casebook_with_email(app: &TestApp, email: &str) -> Vec<Value> {
+    casebook_state(app)
+        .await
+        .into_iter()
+        .filter(|p| {
+            p["person"]["attributes"]["email"]
+                .as_str()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case(email))
+        })
+        .collect()
+}
+
+/// A configuration change that makes the outbox retry quickly.
+pub fn fast_retries(config: &mut Config) {
+    config.writes.backoff_base_ms = 50;
+    config.writes.backoff_max_ms = 400;
+    config.writes.lease_s = 2;
 }

@@ -69,6 +69,38 @@ pub fn error_response(status: StatusCode, detail: &str, parameter: Option<&str>)
     response(status, &error_document(status, detail, parameter))
 }
 
+/// One JSON:API error object of a rejected write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorObject {
+    /// Short summary that is the same for every error of its kind, such as
+    /// `Invalid Attribute`.
+    pub title: &'static str,
+    /// Explanation that names the value and the fix.
+    pub detail: String,
+    /// JSON Pointer to the member of the request document at fault, written as
+    /// `source.pointer`.
+    pub pointer: Option<String>,
+}
+
+/// Builds an error response with one error object per entry of `errors`, each
+/// carrying `status` as its `status` member.
+pub fn errors_response(status: StatusCode, errors: &[ErrorObject]) -> Response {
+    let objects: Vec<Json> = errors
+        .iter()
+        .map(|error| {
+            let mut object = Map::new();
+            object.insert("status".into(), Json::String(status.as_str().to_string()));
+            object.insert("title".into(), Json::String(error.title.to_string()));
+            object.insert("detail".into(), Json::String(error.detail.clone()));
+            if let Some(pointer) = &error.pointer {
+                object.insert("source".into(), json!({ "pointer": pointer }));
+            }
+            Json::Object(object)
+        })
+        .collect();
+    response(status, &json!({ "errors": objects }))
+}
+
 /// Renders one resource object, applying the sparse fieldset for its type if the query
 /// has one.
 pub fn resource_object(

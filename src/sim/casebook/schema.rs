@@ -14,7 +14,8 @@ pub enum AttrKind {
     Text,
     /// A calendar date written `YYYY-MM-DD`.
     Date,
-    /// An instant written in RFC 3339 UTC with whole seconds, such as `2025-03-04T15:00:00Z`.
+    /// An instant written in RFC 3339 UTC, such as `2025-03-04T15:00:00Z`. Fractions of a
+    /// second are written only when the stored instant has them.
     DateTime,
 }
 
@@ -65,7 +66,7 @@ impl Value {
             Value::Null => None,
             Value::Text(text) => Some(text.clone()),
             Value::Date(date) => Some(date.format("%Y-%m-%d").to_string()),
-            Value::DateTime(moment) => Some(moment.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            Value::DateTime(moment) => Some(moment.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         }
     }
 
@@ -93,6 +94,12 @@ pub struct ResourceSchema {
     /// Attributes in the order they are rendered.
     pub attributes: &'static [(&'static str, AttrKind)],
     pub relationships: &'static [RelationshipSchema],
+    /// Attributes that the server sets and a write document may not contain.
+    pub read_only: &'static [&'static str],
+    /// Attributes that accept only the listed values (or null), by attribute name.
+    pub allowed_values: &'static [(&'static str, &'static [&'static str])],
+    /// Attributes that a write may not set to null.
+    pub not_null: &'static [&'static str],
 }
 
 impl ResourceSchema {
@@ -113,6 +120,31 @@ impl ResourceSchema {
     pub fn relationship(&self, name: &str) -> Option<&'static RelationshipSchema> {
         let relationships: &'static [RelationshipSchema] = self.relationships;
         relationships.iter().find(|r| r.name == name)
+    }
+
+    /// Reports whether a write document may set the attribute.
+    pub fn is_writable(&self, name: &str) -> bool {
+        self.attribute(name).is_some() && !self.read_only.contains(&name)
+    }
+
+    /// Lists the attribute names that a write document may set, comma-separated.
+    pub fn writable_list(&self) -> String {
+        let names: Vec<&str> = self
+            .attributes
+            .iter()
+            .map(|(name, _)| *name)
+            .filter(|name| !self.read_only.contains(name))
+            .collect();
+        names.join(", ")
+    }
+
+    /// Returns the values an attribute is limited to, or `None` when any value of its
+    /// kind is accepted.
+    pub fn allowed_values(&self, name: &str) -> Option<&'static [&'static str]> {
+        self.allowed_values
+            .iter()
+            .find(|(attribute, _)| *attribute == name)
+            .map(|(_, values)| *values)
     }
 
     /// Lists the attribute names, comma-separated, for error messages.
@@ -140,10 +172,18 @@ pub static PEOPLE: ResourceSchema = ResourceSchema {
         (names::person::EMAIL, AttrKind::Text),
         (names::person::PHONE, AttrKind::Text),
         (names::person::DATE_OF_BIRTH, AttrKind::Date),
+        (names::person::HISPANIC_OR_LATINO, AttrKind::Text),
+        (names::person::PREFERRED_LANGUAGE, AttrKind::Text),
         (names::person::CREATED_AT, AttrKind::DateTime),
         (names::person::UPDATED_AT, AttrKind::DateTime),
     ],
     relationships: &[],
+    read_only: &[names::person::CREATED_AT, names::person::UPDATED_AT],
+    allowed_values: &[(
+        names::person::HISPANIC_OR_LATINO,
+        &names::person::HISPANIC_OR_LATINO_VALUES,
+    )],
+    not_null: &[],
 };
 
 /// Notes, with the attributes in `names::note` and a to-many link to the people involved.
@@ -163,6 +203,9 @@ pub static NOTES: ResourceSchema = ResourceSchema {
         target: names::PEOPLE,
         to_many: true,
     }],
+    read_only: &[names::note::CREATED_AT, names::note::UPDATED_AT],
+    allowed_values: &[(names::note::NOTE_TYPE, &names::ALL_NOTE_TYPES)],
+    not_null: &[],
 };
 
 /// Tasks, with the attributes in `names::task` and a to-one link to their person.
@@ -182,6 +225,18 @@ pub static TASKS: ResourceSchema = ResourceSchema {
         target: names::PEOPLE,
         to_many: false,
     }],
+    // The server derives `completed_at` from changes of `status`.
+    read_only: &[
+        names::task::COMPLETED_AT,
+        names::task::CREATED_AT,
+        names::task::UPDATED_AT,
+    ],
+    allowed_values: &[(
+        names::task::STATUS,
+        &[names::task::STATUS_OPEN, names::task::STATUS_COMPLETED],
+    )],
+    // A create without a status gets `open`.
+    not_null: &[names::task::STATUS],
 };
 
 /// Every served resource type.

@@ -79,6 +79,19 @@ impl Store {
         self.tables.get(schema.type_name())?.get(id)
     }
 
+    /// Removes the record of this type with this id and returns it.
+    pub fn remove(&mut self, schema: &ResourceSchema, id: &str) -> Option<Record> {
+        self.tables.get_mut(schema.type_name())?.remove(id)
+    }
+
+    /// Iterates over the records of this type in id order.
+    pub fn records(&self, schema: &ResourceSchema) -> impl Iterator<Item = &Record> {
+        self.tables
+            .get(schema.type_name())
+            .into_iter()
+            .flat_map(BTreeMap::values)
+    }
+
     /// Counts the records of this type.
     pub fn len(&self, schema: &ResourceSchema) -> usize {
         self.tables.get(schema.type_name()).map_or(0, BTreeMap::len)

@@ -750,7 +750,7 @@ fn sort_value(contact: &Contact, field: Field) -> SortValue {
         Field::LastNameLowerCase => text(Some(&contact.last_name)),
         Field::BusinessId => text(contact.business_id.as_deref()),
         Field::CompanyName => text(contact.company_name.as_deref()),
-        Field::Source => text(Some(&contact.source)),
+        Field::Source => text(contact.source.as_deref()),
         Field::DateAdded => SortValue::Number(contact.date_added.timestamp_millis()),
         Field::DateUpdated => SortValue::Number(contact.date_updated.timestamp_millis()),
         Field::Phone | Field::Tags | Field::Dnd => SortValue::Missing,
@@ -875,7 +875,7 @@ fn text_of(contact: &Contact, field: Field) -> Option<&str> {
         Field::LastNameLowerCase => Some(contact.last_name.as_str()),
         Field::BusinessId => contact.business_id.as_deref(),
         Field::CompanyName => contact.company_name.as_deref(),
-        Field::Source => Some(contact.source.as_str()),
+        Field::Source => contact.source.as_deref(),
         Field::Tags | Field::Dnd | Field::DateAdded | Field::DateUpdated => None,
     };
     text.filter(|text| !text.is_empty())

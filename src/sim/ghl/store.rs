@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
 use crate::sim::seed::{self, Dataset};
@@ -17,10 +19,15 @@ pub const SIM_USER_ID: &str = "SimUser0000000000001";
 pub const SIM_GROUP_ID: &str = "SimGroup000000000001";
 /// Custom field seeded on every contact: the preferred language.
 pub const LANGUAGE_FIELD_ID: &str = "SimFieldLanguage0001";
+/// Key of the preferred-language custom field, which writes may use in place of its id.
+pub const LANGUAGE_FIELD_KEY: &str = "contact.preferred_language";
 
 const LANGUAGES: [&str; 4] = ["English", "Spanish", "French", "Arabic"];
 
 /// One GHL contact with its children.
+///
+/// Empty `first_name` and `last_name` mean the contact has no such name; the JSON shapes
+/// leave them out.
 #[derive(Debug, Clone)]
 pub struct Contact {
     pub id: String,
@@ -34,14 +41,29 @@ pub struct Contact {
     pub tags: Vec<String>,
     pub business_id: Option<String>,
     pub company_name: Option<String>,
-    pub source: String,
+    pub source: Option<String>,
     /// `lead` or `customer`.
     pub contact_type: String,
     pub dnd: bool,
-    pub country: String,
+    /// Per-channel do-not-disturb settings, as written: `{"SMS": {"status": ...}, ...}`.
+    pub dnd_settings: Option<Value>,
+    /// Inbound do-not-disturb settings, as written: `{"all": {"status": ...}}`.
+    pub inbound_dnd_settings: Option<Value>,
+    /// Two-letter country code.
+    pub country: Option<String>,
     /// IANA time zone name.
-    pub timezone: String,
-    pub custom_fields: Vec<(String, String)>,
+    pub timezone: Option<String>,
+    pub gender: Option<String>,
+    pub address1: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub website: Option<String>,
+    /// User id of the owner.
+    pub assigned_to: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    /// Custom field id and value, in the order the fields were first written.
+    pub custom_fields: Vec<(String, Value)>,
     pub date_added: DateTime<Utc>,
     pub date_updated: DateTime<Utc>,
     pub tasks: Vec<Task>,
@@ -66,6 +88,10 @@ pub struct Note {
     pub id: String,
     pub body: String,
     pub user_id: Option<String>,
+    pub title: Option<String>,
+    /// Display colour, such as `#FFAA00`.
+    pub color: Option<String>,
+    pub pinned: Option<bool>,
     pub date_added: DateTime<Utc>,
 }
 
@@ -79,7 +105,12 @@ pub struct Appointment {
     pub appointment_status: String,
     pub assigned_user_id: String,
     pub notes: String,
+    pub description: Option<String>,
     pub address: String,
+    /// `custom`, `zoom`, `gmeet`, `phone`, `address`, `ms_teams`, `google` or `default`.
+    pub meeting_location_type: String,
+    /// RFC 5545 recurrence rule; the simulator stores it but does not expand it.
+    pub rrule: Option<String>,
     pub start_time: DateTime<Utc>,
     pub end_time: DateTime<Utc>,
     pub date_added: DateTime<Utc>,
@@ -87,9 +118,29 @@ pub struct Appointment {
 }
 
 /// Every record of the simulator, keyed by contact id.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Store {
     contacts: BTreeMap<String, Contact>,
+    /// Source of the ids of created records; seeded from the data set, so a run that
+    /// sends the same writes gets the same ids.
+    ids: ChaCha8Rng,
+}
+
+/// The field on which a new contact matched an existing one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchingField {
+    Email,
+    Phone,
+}
+
+impl MatchingField {
+    /// Returns the value of `meta.matchingField` in GHL's duplicate-contact error.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchingField::Email => "email",
+            MatchingField::Phone => "phone",
+        }
+    }
 }
 
 impl Store {
@@ -104,7 +155,10 @@ impl Store {
                 Some((seeded.id.clone(), contact_from_seed(person.index, seeded)))
             })
             .collect();
-        Store { contacts }
+        Store {
+            contacts,
+            ids: ChaCha8Rng::seed_from_u64(dataset.seed ^ CREATED_ID_SEED),
+        }
     }
 
     /// Returns the contact with this id, in any location.
@@ -112,19 +166,38 @@ impl Store {
         self.contacts.get(id)
     }
 
-    /// Contacts of one location, ordered by `dateAdded` and then id: the default order of
-    /// both the search and the deprecated list.
-    pub fn contacts_in(&self, location_id: &str) -> Vec<&Contact> {
-        let mut contacts: Vec<&Contact> = self
-            .contacts
-            .values()
-            .filter(|contact| contact.location_id == location_id)
-            .collect();
+    /// Returns the contact with this id for a change, in any location.
+    pub fn contact_mut(&mut self, id: &str) -> Option<&mut Contact> {
+        self.contacts.get_mut(id)
+    }
+
+    /// Adds a contact, replacing any contact with the same id.
+    pub fn insert(&mut self, contact: Contact) {
+        self.contacts.insert(contact.id.clone(), contact);
+    }
+
+    /// Removes a contact together with its tasks, notes and appointments.
+    pub fn remove(&mut self, id: &str) -> Option<Contact> {
+        self.contacts.remove(id)
+    }
+
+    /// Returns every contact of every location, ordered as [`Store::contacts_in`] orders
+    /// them.
+    pub fn all_contacts(&self) -> Vec<&Contact> {
+        let mut contacts: Vec<&Contact> = self.contacts.values().collect();
         contacts.sort_by(|a, b| {
             a.date_added
                 .cmp(&b.date_added)
                 .then_with(|| a.id.cmp(&b.id))
         });
+        contacts
+    }
+
+    /// Contacts of one location, ordered by `dateAdded` and then id: the default order of
+    /// both the search and the deprecated list.
+    pub fn contacts_in(&self, location_id: &str) -> Vec<&Contact> {
+        let mut contacts = self.all_contacts();
+        contacts.retain(|contact| contact.location_id == location_id);
         contacts
     }
 
@@ -138,11 +211,64 @@ impl Store {
                 .map(|appointment| (contact, appointment))
         })
     }
+
+    /// Finds the contact of `location_id` that GHL's duplicate rule matches: the first
+    /// with the same e-mail (case-insensitive), else the first with the same E.164 phone.
+    /// The contact `except` is skipped, so that an update does not match itself.
+    pub fn find_match(
+        &self,
+        location_id: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+        except: Option<&str>,
+    ) -> Option<(&Contact, MatchingField)> {
+        let candidates: Vec<&Contact> = self
+            .contacts_in(location_id)
+            .into_iter()
+            .filter(|contact| Some(contact.id.as_str()) != except)
+            .collect();
+        let by_email = email.and_then(|email| {
+            candidates.iter().find(|contact| {
+                contact
+                    .email
+                    .as_deref()
+                    .is_some_and(|own| own.eq_ignore_ascii_case(email))
+            })
+        });
+        if let Some(contact) = by_email {
+            return Some((contact, MatchingField::Email));
+        }
+        let by_phone = phone.and_then(|phone| {
+            candidates
+                .iter()
+                .find(|contact| contact.phone.as_deref() == Some(phone))
+        });
+        by_phone.map(|contact| (*contact, MatchingField::Phone))
+    }
+
+    /// Creates a 20-character alphanumeric id, the shape GHL uses, that no contact or
+    /// appointment has yet.
+    pub fn new_id(&mut self) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        loop {
+            let id: String = (0..20)
+                .map(|_| ALPHABET[self.ids.gen_range(0..ALPHABET.len())] as char)
+                .collect();
+            if !self.contacts.contains_key(&id) && self.appointment(&id).is_none() {
+                return id;
+            }
+        }
+    }
 }
+
+/// Mixed into the data set's seed for the ids of created records, so that they differ
+/// from the seeded ids.
+const CREATED_ID_SEED: u64 = 0x6768_6c5f_7772_6974;
 
 fn contact_from_seed(index: usize, seeded: &seed::GhlContactSeed) -> Contact {
     // The data set has no do-not-disturb flag or contact type, so both are derived from
     // the person's index: about one contact in thirteen has DND on, one in four is a customer.
+    let dnd = index % 13 == 5;
     Contact {
         id: seeded.id.clone(),
         location_id: seed::GHL_LOCATION_ID.to_string(),
@@ -153,14 +279,24 @@ fn contact_from_seed(index: usize, seeded: &seed::GhlContactSeed) -> Contact {
         tags: seeded.tags.clone(),
         business_id: seeded.business_id.clone(),
         company_name: seeded.company_name.clone(),
-        source: seeded.source.clone(),
+        source: Some(seeded.source.clone()),
         contact_type: if index % 4 == 3 { "customer" } else { "lead" }.to_string(),
-        dnd: index % 13 == 5,
-        country: "US".to_string(),
-        timezone: "America/New_York".to_string(),
+        dnd,
+        dnd_settings: dnd.then(seeded_dnd_settings),
+        inbound_dnd_settings: None,
+        country: Some("US".to_string()),
+        timezone: Some("America/New_York".to_string()),
+        gender: None,
+        address1: None,
+        city: None,
+        state: None,
+        postal_code: None,
+        website: None,
+        assigned_to: None,
+        date_of_birth: None,
         custom_fields: vec![(
             LANGUAGE_FIELD_ID.to_string(),
-            LANGUAGES[index % LANGUAGES.len()].to_string(),
+            Value::String(LANGUAGES[index % LANGUAGES.len()].to_string()),
         )],
         date_added: seeded.date_added,
         date_updated: seeded.date_updated,
@@ -183,6 +319,9 @@ fn contact_from_seed(index: usize, seeded: &seed::GhlContactSeed) -> Contact {
                 id: note.id.clone(),
                 body: note.body.clone(),
                 user_id: Some(SIM_USER_ID.to_string()),
+                title: None,
+                color: None,
+                pinned: None,
                 date_added: note.date_added,
             })
             .collect(),
@@ -196,7 +335,10 @@ fn contact_from_seed(index: usize, seeded: &seed::GhlContactSeed) -> Contact {
                 appointment_status: appointment.status.clone(),
                 assigned_user_id: SIM_USER_ID.to_string(),
                 notes: String::new(),
+                description: None,
                 address: "Community Center, Room 2".to_string(),
+                meeting_location_type: "address".to_string(),
+                rrule: None,
                 start_time: appointment.start_time,
                 end_time: appointment.end_time,
                 date_added: appointment.date_added,
@@ -204,6 +346,12 @@ fn contact_from_seed(index: usize, seeded: &seed::GhlContactSeed) -> Contact {
             })
             .collect(),
     }
+}
+
+/// Returns the current time, cut to whole milliseconds as GHL stores times.
+pub fn now_millis() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
 
 /// Formats a timestamp as GHL writes contact, task and note times: `2021-07-02T05:18:26.704Z`.
@@ -273,55 +421,91 @@ impl Contact {
     }
 
     /// Renders the contact as `GET /contacts/{contactId}` returns it (`GetContectByIdSchema`).
+    /// The update and upsert responses use the same shape.
     pub fn to_detail_json(&self) -> Value {
         let mut object = Map::new();
         object.insert("id".into(), json!(self.id));
-        object.insert("name".into(), json!(self.full_name()));
+        let full_name = self.full_name();
+        if !full_name.is_empty() {
+            object.insert("name".into(), json!(full_name));
+        }
         object.insert("locationId".into(), json!(self.location_id));
-        object.insert("firstName".into(), json!(self.first_name));
-        object.insert("lastName".into(), json!(self.last_name));
+        self.insert_names(&mut object);
 
         if let Some(email) = &self.email {
             object.insert("email".into(), json!(email));
             object.insert("emailLowerCase".into(), json!(email.to_lowercase()));
         }
-        object.insert("timezone".into(), json!(self.timezone));
-        if let Some(company) = &self.company_name {
-            object.insert("companyName".into(), json!(company));
-        }
-        if let Some(phone) = &self.phone {
-            object.insert("phone".into(), json!(phone));
-        }
+        insert_some(&mut object, "timezone", &self.timezone);
+        insert_some(&mut object, "companyName", &self.company_name);
+        insert_some(&mut object, "phone", &self.phone);
 
         object.insert("dnd".into(), json!(self.dnd));
-        if self.dnd {
-            object.insert("dndSettings".into(), dnd_settings_json());
-        }
+        insert_some(&mut object, "dndSettings", &self.dnd_settings);
         object.insert("type".into(), json!(self.contact_type));
-        object.insert("source".into(), json!(self.source));
-        object.insert("country".into(), json!(self.country));
+        insert_some(&mut object, "source", &self.source);
+        insert_some(&mut object, "assignedTo", &self.assigned_to);
+        self.insert_address(&mut object, "address1");
+        insert_some(&mut object, "website", &self.website);
         object.insert("tags".into(), json!(self.tags));
+        if let Some(date) = self.date_of_birth {
+            object.insert(
+                "dateOfBirth".into(),
+                json!(date.format("%Y-%m-%d").to_string()),
+            );
+        }
 
         object.insert("dateAdded".into(), json!(iso_millis(self.date_added)));
         object.insert("dateUpdated".into(), json!(iso_millis(self.date_updated)));
-
-        object.insert(
-            "firstNameLowerCase".into(),
-            json!(self.first_name.to_lowercase()),
-        );
-        object.insert(
-            "fullNameLowerCase".into(),
-            json!(self.full_name().to_lowercase()),
-        );
-        object.insert(
-            "lastNameLowerCase".into(),
-            json!(self.last_name.to_lowercase()),
-        );
+        self.insert_lower_case_names(&mut object);
 
         object.insert("customFields".into(), self.custom_fields_json());
-        if let Some(business) = &self.business_id {
-            object.insert("businessId".into(), json!(business));
+        insert_some(&mut object, "businessId", &self.business_id);
+        Value::Object(object)
+    }
+
+    /// Renders the contact as `POST /contacts/` returns it (`CreateContactSchema`): no
+    /// `name` or `timezone`, a few flags the other shapes lack, and `dateOfBirth` as ISO
+    /// midnight UTC with `birthMonth` and `birthDay`.
+    pub fn to_created_json(&self) -> Value {
+        let mut object = Map::new();
+        object.insert("id".into(), json!(self.id));
+        object.insert("dateAdded".into(), json!(iso_millis(self.date_added)));
+        object.insert("dateUpdated".into(), json!(iso_millis(self.date_updated)));
+        object.insert("deleted".into(), json!(false));
+        object.insert("tags".into(), json!(self.tags));
+        object.insert("type".into(), json!(self.contact_type));
+        object.insert("customFields".into(), self.custom_fields_json());
+        object.insert("locationId".into(), json!(self.location_id));
+        self.insert_names(&mut object);
+        self.insert_lower_case_names(&mut object);
+
+        if let Some(email) = &self.email {
+            object.insert("email".into(), json!(email));
+            object.insert("emailLowerCase".into(), json!(email.to_lowercase()));
         }
+        object.insert("bounceEmail".into(), json!(false));
+        object.insert("unsubscribeEmail".into(), json!(false));
+        object.insert("dnd".into(), json!(self.dnd));
+        insert_some(&mut object, "dndSettings", &self.dnd_settings);
+        insert_some(&mut object, "phone", &self.phone);
+        self.insert_address(&mut object, "address1");
+        insert_some(&mut object, "website", &self.website);
+        insert_some(&mut object, "source", &self.source);
+        insert_some(&mut object, "companyName", &self.company_name);
+
+        if let Some(date) = self.date_of_birth {
+            let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc();
+            object.insert("dateOfBirth".into(), json!(iso_millis(midnight)));
+            // NOTE: the spec example pairs 1990-09-25 with birthMonth 8, so the month is
+            // taken to be zero-based, as JavaScript's Date.getMonth() returns it.
+            object.insert("birthMonth".into(), json!(date.month0()));
+            object.insert("birthDay".into(), json!(date.day()));
+        }
+        object.insert("offers".into(), json!([]));
+        object.insert("products".into(), json!([]));
+        insert_some(&mut object, "businessId", &self.business_id);
+        insert_some(&mut object, "assignedTo", &self.assigned_to);
         Value::Object(object)
     }
 
@@ -331,14 +515,7 @@ impl Contact {
         let mut object = Map::new();
         object.insert("id".into(), json!(self.id));
         object.insert("locationId".into(), json!(self.location_id));
-        object.insert(
-            "firstNameLowerCase".into(),
-            json!(self.first_name.to_lowercase()),
-        );
-        object.insert(
-            "lastNameLowerCase".into(),
-            json!(self.last_name.to_lowercase()),
-        );
+        self.insert_lower_case_first_last(&mut object);
 
         if let Some(email) = &self.email {
             object.insert("email".into(), json!(email));
@@ -355,22 +532,25 @@ impl Contact {
             object.insert("companyName".into(), json!(company));
             object.insert("businessName".into(), json!(company));
         }
-        if let Some(business) = &self.business_id {
-            object.insert("businessId".into(), json!(business));
-        }
+        insert_some(&mut object, "businessId", &self.business_id);
 
-        object.insert("country".into(), json!(self.country));
-        object.insert("source".into(), json!(self.source));
+        self.insert_address(&mut object, "address");
+        insert_some(&mut object, "source", &self.source);
         object.insert("type".into(), json!(self.contact_type));
         object.insert("dnd".into(), json!(self.dnd));
-        if self.dnd {
-            object.insert("dndSettings".into(), dnd_settings_json());
-        }
+        insert_some(&mut object, "dndSettings", &self.dnd_settings);
 
         object.insert("tags".into(), json!(self.tags));
         object.insert("customFields".into(), self.custom_fields_json());
+        insert_some(&mut object, "assignedTo", &self.assigned_to);
         object.insert("followers".into(), json!([]));
         object.insert("opportunities".into(), json!([]));
+        if let Some(date) = self.date_of_birth {
+            object.insert(
+                "dateOfBirth".into(),
+                json!(date.format("%Y-%m-%d").to_string()),
+            );
+        }
 
         object.insert("dateAdded".into(), json!(iso_millis(self.date_added)));
         object.insert("dateUpdated".into(), json!(iso_millis(self.date_updated)));
@@ -385,27 +565,90 @@ impl Contact {
         let mut object = Map::new();
         object.insert("id".into(), json!(self.id));
         object.insert("locationId".into(), json!(self.location_id));
-        if let Some(email) = &self.email {
-            object.insert("email".into(), json!(email));
-        }
-        object.insert("timezone".into(), json!(self.timezone));
-        object.insert("country".into(), json!(self.country));
-        object.insert("source".into(), json!(self.source));
+        insert_some(&mut object, "email", &self.email);
+        insert_some(&mut object, "timezone", &self.timezone);
+        insert_some(&mut object, "country", &self.country);
+        insert_some(&mut object, "source", &self.source);
         object.insert("dateAdded".into(), json!(iso_millis(self.date_added)));
         object.insert("customFields".into(), self.custom_fields_json());
         object.insert("tags".into(), json!(self.tags));
-        if let Some(business) = &self.business_id {
-            object.insert("businessId".into(), json!(business));
-        }
+        insert_some(&mut object, "businessId", &self.business_id);
         object.insert("attributions".into(), json!([]));
         object.insert("followers".into(), json!([]));
-        object.insert("firstName".into(), json!(self.first_name));
-        object.insert("lastName".into(), json!(self.last_name));
-        object.insert("contactName".into(), json!(self.full_name()));
-        if let Some(phone) = &self.phone {
-            object.insert("phone".into(), json!(phone));
+        self.insert_names(&mut object);
+        let full_name = self.full_name();
+        if !full_name.is_empty() {
+            object.insert("contactName".into(), json!(full_name));
         }
+        insert_some(&mut object, "phone", &self.phone);
         Value::Object(object)
+    }
+
+    /// Renders the contact with every stored field and its tasks, notes and appointments,
+    /// for `GET /_sim/state/contacts`. The contact fields use the GET-by-id shape, plus
+    /// `gender` and `inboundDndSettings`, which that shape lacks.
+    pub fn to_state_json(&self) -> Value {
+        let mut value = self.to_detail_json();
+        if let Value::Object(object) = &mut value {
+            insert_some(object, "gender", &self.gender);
+            insert_some(object, "inboundDndSettings", &self.inbound_dnd_settings);
+            let tasks: Vec<Value> = self.tasks.iter().map(|t| t.to_json(&self.id)).collect();
+            let notes: Vec<Value> = self.notes.iter().map(|n| n.to_json(&self.id)).collect();
+            let appointments: Vec<Value> = self
+                .appointments
+                .iter()
+                .map(|appointment| appointment.to_calendar_event_json(self))
+                .collect();
+            object.insert("tasks".into(), Value::Array(tasks));
+            object.insert("notes".into(), Value::Array(notes));
+            object.insert("appointments".into(), Value::Array(appointments));
+        }
+        value
+    }
+
+    /// Inserts `firstName` and `lastName` when they are not empty.
+    fn insert_names(&self, object: &mut Map<String, Value>) {
+        if !self.first_name.is_empty() {
+            object.insert("firstName".into(), json!(self.first_name));
+        }
+        if !self.last_name.is_empty() {
+            object.insert("lastName".into(), json!(self.last_name));
+        }
+    }
+
+    /// Inserts `firstNameLowerCase` and `lastNameLowerCase` when the names are not empty.
+    fn insert_lower_case_first_last(&self, object: &mut Map<String, Value>) {
+        if !self.first_name.is_empty() {
+            object.insert(
+                "firstNameLowerCase".into(),
+                json!(self.first_name.to_lowercase()),
+            );
+        }
+        if !self.last_name.is_empty() {
+            object.insert(
+                "lastNameLowerCase".into(),
+                json!(self.last_name.to_lowercase()),
+            );
+        }
+    }
+
+    /// Inserts the lower-cased first, full and last names that GET and create carry.
+    fn insert_lower_case_names(&self, object: &mut Map<String, Value>) {
+        self.insert_lower_case_first_last(object);
+        let full_name = self.full_name();
+        if !full_name.is_empty() {
+            object.insert("fullNameLowerCase".into(), json!(full_name.to_lowercase()));
+        }
+    }
+
+    /// Inserts the postal address, with the street under `street_key` (`address1` in the
+    /// GET and create shapes, `address` in search rows, which have no `website`).
+    fn insert_address(&self, object: &mut Map<String, Value>, street_key: &str) {
+        insert_some(object, street_key, &self.address1);
+        insert_some(object, "city", &self.city);
+        insert_some(object, "state", &self.state);
+        insert_some(object, "country", &self.country);
+        insert_some(object, "postalCode", &self.postal_code);
     }
 
     fn custom_fields_json(&self) -> Value {
@@ -418,7 +661,14 @@ impl Contact {
     }
 }
 
-fn dnd_settings_json() -> Value {
+/// Inserts `value` under `key` when it is present.
+fn insert_some<T: serde::Serialize>(object: &mut Map<String, Value>, key: &str, value: &Option<T>) {
+    if let Some(value) = value {
+        object.insert(key.into(), json!(value));
+    }
+}
+
+fn seeded_dnd_settings() -> Value {
     json!({
         "SMS": { "status": "active", "message": "Replied STOP", "code": "103" },
         "Call": { "status": "active", "message": "Asked not to be called", "code": "103" },
@@ -448,11 +698,12 @@ impl Note {
         let mut object = Map::new();
         object.insert("id".into(), json!(self.id));
         object.insert("body".into(), json!(self.body));
-        if let Some(user) = &self.user_id {
-            object.insert("userId".into(), json!(user));
-        }
+        insert_some(&mut object, "userId", &self.user_id);
         object.insert("dateAdded".into(), json!(iso_millis(self.date_added)));
         object.insert("contactId".into(), json!(contact_id));
+        insert_some(&mut object, "title", &self.title);
+        insert_some(&mut object, "color", &self.color);
+        insert_some(&mut object, "pinned", &self.pinned);
         Value::Object(object)
     }
 }
@@ -494,7 +745,7 @@ impl Appointment {
     /// Renders the appointment as `GET /calendars/events/appointments/{eventId}` returns it
     /// (`CalendarEventDTO`), with ISO-8601 times that carry an offset.
     pub fn to_calendar_event_json(&self, contact: &Contact) -> Value {
-        json!({
+        let mut value = json!({
             "id": self.id,
             "address": self.address,
             "title": self.title,
@@ -506,14 +757,42 @@ impl Appointment {
             "assignedUserId": self.assigned_user_id,
             "users": [self.assigned_user_id],
             "notes": self.notes,
-            "isRecurring": false,
             "startTime": iso_with_offset(self.start_time),
             "endTime": iso_with_offset(self.end_time),
             "dateAdded": iso_with_offset(self.date_added),
             "dateUpdated": iso_with_offset(self.date_updated),
             "assignedResources": [],
             "createdBy": { "userId": self.assigned_user_id, "source": "calendar_page" },
-        })
+        });
+        if let Value::Object(object) = &mut value {
+            object.insert("isRecurring".into(), json!(self.rrule.is_some()));
+            insert_some(object, "rrule", &self.rrule);
+            insert_some(object, "description", &self.description);
+        }
+        value
+    }
+
+    /// Renders the appointment as the create and edit routes return it: a flat object
+    /// (`AppointmentSchemaResponse`) with ISO-8601 times that carry an offset.
+    pub fn to_flat_json(&self, contact: &Contact) -> Value {
+        let mut object = Map::new();
+        object.insert("id".into(), json!(self.id));
+        object.insert("calendarId".into(), json!(self.calendar_id));
+        object.insert("locationId".into(), json!(contact.location_id));
+        object.insert("contactId".into(), json!(contact.id));
+        object.insert("startTime".into(), json!(iso_with_offset(self.start_time)));
+        object.insert("endTime".into(), json!(iso_with_offset(self.end_time)));
+        object.insert("title".into(), json!(self.title));
+        object.insert(
+            "meetingLocationType".into(),
+            json!(self.meeting_location_type),
+        );
+        object.insert("appointmentStatus".into(), json!(self.appointment_status));
+        object.insert("assignedUserId".into(), json!(self.assigned_user_id));
+        object.insert("address".into(), json!(self.address));
+        object.insert("isRecurring".into(), json!(self.rrule.is_some()));
+        insert_some(&mut object, "rrule", &self.rrule);
+        Value::Object(object)
     }
 }
 

@@ -1,4 +1,5 @@
-//! Casebook client (JSON:API) for people, notes, appointment notes and tasks.
+//! Casebook client (JSON:API) for people, notes, appointment notes and tasks: reads
+//! here, writes in the `writes` module.
 //!
 //! Every call sends `Authorization: Bearer`, `Accept: application/vnd.api+json` and
 //! `Accept-Version: v0`. Paths, types, attributes and filter names come from `names.rs`.
@@ -10,6 +11,7 @@ pub mod jsonapi;
 mod models;
 pub mod names;
 pub mod query;
+mod writes;
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -19,6 +21,7 @@ use secrecy::SecretString;
 use url::Url;
 
 pub use models::{CasebookNote, CasebookPerson, CasebookTask, Page};
+pub use writes::{CasebookNoteInput, CasebookPersonInput, CasebookTaskInput};
 
 use self::{
     jsonapi::{Document, PrimaryData, Resource},

@@ -30,6 +30,8 @@ pub struct CasebookPerson {
     pub date_of_birth: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Every attribute as sent, for tenant-defined attributes that the field mapping names.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A Casebook note. Notes of type `names::APPOINTMENT_NOTE_TYPE` represent
@@ -80,6 +82,7 @@ impl CasebookPerson {
             date_of_birth: resource.string(person::DATE_OF_BIRTH),
             created_at: resource.time(person::CREATED_AT),
             updated_at: resource.time(person::UPDATED_AT),
+            attributes: resource.attributes.clone(),
         })
     }
 }

@@ -55,6 +55,13 @@ pub mod person {
     pub const DATE_OF_BIRTH: &str = "date_of_birth";
     pub const CREATED_AT: &str = "created_at";
     pub const UPDATED_AT: &str = "updated_at";
+    /// Published attribute; it accepts only `HISPANIC_OR_LATINO_VALUES`.
+    pub const HISPANIC_OR_LATINO: &str = "hispanic_or_latino";
+    /// A tenant-defined attribute that the demo maps to a GHL custom field.
+    pub const PREFERRED_LANGUAGE: &str = "preferred_language";
+    /// The four values Casebook publishes for `HISPANIC_OR_LATINO`.
+    pub const HISPANIC_OR_LATINO_VALUES: [&str; 4] =
+        ["yes", "no", "unable to determine", "unknown"];
 }
 
 /// Note attributes and relationships.
@@ -100,6 +107,16 @@ pub const NOTE_TYPES: [&str; 5] = [
     "Service Delivery",
     "Contact",
     "Progress",
+    "Email",
+];
+
+/// All six published note types: `NOTE_TYPES` and `APPOINTMENT_NOTE_TYPE`.
+pub const ALL_NOTE_TYPES: [&str; 6] = [
+    "General",
+    "Service Delivery",
+    "Contact",
+    "Progress",
+    APPOINTMENT_NOTE_TYPE,
     "Email",
 ];
 

@@ -1,13 +1,20 @@
-//! GoHighLevel API v2 client for contacts, their tasks, notes and appointments.
+//! GoHighLevel API v2 client for contacts, their tags, tasks, notes and appointments,
+//! to read and to write.
 //!
 //! Every call sends `Authorization: Bearer`, `Accept: application/json` and the
 //! `Version` header of its route family: [`CONTACTS_VERSION`] for `/contacts/*`,
 //! [`CALENDARS_VERSION`] for `/calendars/*`. Ids are percent-encoded into the path.
 //! `locationId` goes where each route expects it: in the query for the list, duplicate
-//! and business routes, in the body for search, and nowhere for contact sub-resources.
+//! and business routes, in the body for search, contact create and upsert, and
+//! appointment create, and nowhere for updates and contact sub-resources.
+//!
+//! No call is retried. A write that fails with `Timeout` or `Connect` may have been
+//! applied upstream.
 
+mod inputs;
 mod lenient;
 mod models;
+mod writes;
 
 use std::sync::Arc;
 
@@ -16,6 +23,7 @@ use secrecy::SecretString;
 use serde::{Serialize, de::DeserializeOwned};
 use url::Url;
 
+pub use inputs::*;
 pub use models::*;
 
 use super::{
@@ -442,3 +450,5 @@ fn missing_member(member: &str) -> UpstreamError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;

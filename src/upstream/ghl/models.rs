@@ -235,6 +235,17 @@ pub struct GhlAppointment {
     pub notes: Option<String>,
     #[serde(default, deserialize_with = "lenient::string")]
     pub assigned_user_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub description: Option<String>,
+    /// `custom`, `zoom`, `gmeet`, `phone`, `address`, `ms_teams`, `google` or `default`;
+    /// only the create and edit responses carry it.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub meeting_location_type: Option<String>,
+    #[serde(default, deserialize_with = "lenient::bool_opt")]
+    pub is_recurring: Option<bool>,
+    /// RFC 5545 recurrence rule of a recurring appointment.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub rrule: Option<String>,
 }
 
 impl GhlAppointment {
@@ -585,6 +596,59 @@ pub struct AppointmentListResponse {
 pub struct AppointmentResponse {
     #[serde(default)]
     pub event: Option<GhlAppointment>,
+}
+
+/// Response of `PUT /contacts/{contactId}`: `{succeded, contact}` (GHL's spelling).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateContactResponse {
+    #[serde(default, deserialize_with = "lenient::bool_opt")]
+    pub succeded: Option<bool>,
+    #[serde(default)]
+    pub contact: Option<GhlContact>,
+}
+
+/// Response of `POST /contacts/upsert`: `{new, contact, traceId}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpsertContactResponse {
+    /// True when the upsert created a contact, false when it updated a match.
+    #[serde(default, deserialize_with = "lenient::bool_opt")]
+    pub new: Option<bool>,
+    #[serde(default)]
+    pub contact: Option<GhlContact>,
+    /// GHL's id of the request, for support cases.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub trace_id: Option<String>,
+}
+
+/// Response of `POST` and `DELETE /contacts/{contactId}/tags`: `{tags}`, the contact's
+/// tags after the change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TagsResponse {
+    #[serde(default, deserialize_with = "lenient::strings")]
+    pub tags: Vec<String>,
+}
+
+/// Response of the delete routes. GHL spells the flag three ways: `succeded` (contacts,
+/// tasks, notes), `succeeded` (calendar events) and `success` (some other routes).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteResponse {
+    #[serde(default, deserialize_with = "lenient::bool_opt")]
+    pub succeded: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::bool_opt")]
+    pub succeeded: Option<bool>,
+    #[serde(default, deserialize_with = "lenient::bool_opt")]
+    pub success: Option<bool>,
+}
+
+impl DeleteResponse {
+    /// Reports whether no spelling of the flag is false. A body without any flag counts
+    /// as success, because the 2xx status already reports it.
+    pub fn succeeded(&self) -> bool {
+        [self.succeded, self.succeeded, self.success]
+            .iter()
+            .all(|flag| *flag != Some(false))
+    }
 }
 
 #[cfg(test)]
