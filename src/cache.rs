@@ -97,6 +97,8 @@ pub enum Cached {
     CasebookPeoplePage(Arc<Page<CasebookPerson>>),
     /// One page of a GHL contact search.
     GhlSearchPage(Arc<SearchContactsResponse>),
+    /// A whole GraphQL response body of a query without errors.
+    Response(Arc<Vec<u8>>),
     /// The upstream answered that the record does not exist.
     Missing,
 }
@@ -114,6 +116,7 @@ impl Cached {
             Cached::GhlAppointments(v) => serde_json::to_vec(&**v),
             Cached::CasebookPeoplePage(v) => serde_json::to_vec(&**v),
             Cached::GhlSearchPage(v) => serde_json::to_vec(&**v),
+            Cached::Response(bytes) => return bytes.len(),
             Cached::Missing => Ok(Vec::new()),
         };
         json.map(|bytes| bytes.len()).unwrap_or(1024)
@@ -148,8 +151,12 @@ pub struct CacheConfig {
     pub notes: KindPolicy,
     /// Appointment lists. Default 60 s to live, 60 s idle.
     pub appointments: KindPolicy,
-    /// Pages of contact lists and searches. Default 30 s to live, 30 s idle.
+    /// Pages of contact lists and searches, and whole query responses. Default 30 s to
+    /// live, 30 s idle.
     pub lists: KindPolicy,
+    /// Keep whole responses of queries that had no errors, per tenant, until the time to
+    /// live of `lists` or the next write of the tenant. Default true.
+    pub responses: bool,
 }
 
 impl Default for CacheConfig {
@@ -173,6 +180,7 @@ impl Default for CacheConfig {
                 ttl_s: 30,
                 idle_s: 30,
             },
+            responses: true,
         }
     }
 }
@@ -252,6 +260,15 @@ impl PerKindExpiry {
             Cached::Missing => Duration::from_secs(self.0.negative_ttl_s),
             _ => Duration::from_secs(self.0.policy(key.kind).ttl_s),
         }
+    }
+}
+
+fn response_key(tenant: &Arc<str>, key: &str) -> CacheKey {
+    CacheKey {
+        tenant: tenant.clone(),
+        system: System::Casebook,
+        kind: RecordKind::List,
+        id: format!("response:{key}"),
     }
 }
 
@@ -410,6 +427,28 @@ impl RecordCache {
             found.insert(id.clone(), value?);
         }
         Ok(found)
+    }
+
+    /// A stored response body for `key` of `tenant`.
+    pub async fn response(&self, tenant: &Arc<str>, key: &str) -> Option<Arc<Vec<u8>>> {
+        let entries = self.entries.as_ref()?;
+        let found = entries.get(&response_key(tenant, key)).await;
+        match found {
+            Some(Cached::Response(body)) => {
+                self.count(CACHE_HITS, RecordKind::List);
+                Some(body)
+            }
+            _ => None,
+        }
+    }
+
+    /// Stores a response body for `key` of `tenant`.
+    pub async fn store_response(&self, tenant: &Arc<str>, key: &str, body: Vec<u8>) {
+        if let Some(entries) = &self.entries {
+            entries
+                .insert(response_key(tenant, key), Cached::Response(Arc::new(body)))
+                .await;
+        }
     }
 
     /// Removes one record.

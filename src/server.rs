@@ -54,6 +54,8 @@ pub struct Gateway {
     metrics: Metrics,
     loader_config: LoaderConfig,
     writes: Arc<Writes>,
+    /// Reuse whole responses of queries (`cache.responses`).
+    cache_responses: bool,
     worker: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     tenants: Vec<Arc<Tenant>>,
     /// The GraphiQL page, when it is enabled.
@@ -105,6 +107,7 @@ impl Gateway {
             metrics,
             loader_config: config.loaders.clone(),
             writes,
+            cache_responses: config.cache.enabled && config.cache.responses,
             worker: std::sync::Mutex::new(None),
             tenants,
             graphiql,
@@ -205,7 +208,9 @@ impl Gateway {
             .get(header::AUTHORIZATION)?
             .to_str()
             .ok()?
-            .strip_prefix("Bearer ")?
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))?
+            .1
             .trim()
             .as_bytes();
         let mut matched: Option<Arc<Tenant>> = None;
@@ -240,6 +245,24 @@ async fn graphql(
         .map(str::trim)
         .filter(|key| !key.is_empty())
         .map(str::to_string);
+    let request = request.into_inner();
+    let tenant_key: Arc<str> = Arc::from(tenant.id.as_str());
+    let response_key = gateway.cache_responses.then(|| {
+        format!(
+            "{}\u{1f}{}\u{1f}{}",
+            request.operation_name.as_deref().unwrap_or_default(),
+            request.query,
+            serde_json::to_string(&request.variables).unwrap_or_default()
+        )
+    });
+    if let (Some(key), false) = (&response_key, refresh) {
+        if let Some(body) = gateway.cache.response(&tenant_key, key).await {
+            return ([(header::CONTENT_TYPE, "application/json")], body.to_vec()).into_response();
+        }
+    }
+    let is_query = response_key.is_some()
+        && is_query_operation(&request.query, request.operation_name.as_deref());
+
     let context = RequestContext::new(
         tenant,
         gateway.store.clone(),
@@ -249,8 +272,31 @@ async fn graphql(
         gateway.writes.clone(),
         idempotency_key,
     );
-    let request = request.into_inner().data(context);
-    GraphQLResponse::from(gateway.schema.execute(request).await).into_response()
+    let request = request
+        .data(context)
+        .data(crate::graphql::nulls::FieldErrors::default());
+    let response = gateway.schema.execute(request).await;
+    if let (Some(key), true, true) = (response_key, is_query, response.is_ok()) {
+        if let Ok(body) = serde_json::to_vec(&response) {
+            gateway.cache.store_response(&tenant_key, &key, body).await;
+        }
+    }
+    GraphQLResponse::from(response).into_response()
+}
+
+/// Whether the operation a request runs is a query (the only kind whose response may be
+/// reused).
+fn is_query_operation(query: &str, operation_name: Option<&str>) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    let operation = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    operation.is_some_and(|operation| operation.node.ty == OperationType::Query)
 }
 
 async fn graphiql(State(gateway): State<Arc<Gateway>>) -> Response {

@@ -1,5 +1,7 @@
 //! The unified contact and the per-system records behind it.
 
+use std::sync::Arc;
+
 use async_graphql::{
     Context, ID, Object, Result,
     connection::{Connection, Edge},
@@ -17,7 +19,8 @@ use crate::{
     upstream::{
         System,
         casebook::CasebookPerson,
-        ghl::{GhlContact, parse_ghl_time},
+        casebook::{CasebookNote, CasebookTask},
+        ghl::{GhlAppointment, GhlContact, GhlNote, GhlTask, parse_ghl_time},
     },
     writes::state::RecordKind,
 };
@@ -36,6 +39,112 @@ pub struct Contact {
     pub ghl: Option<Box<GhlContact>>,
     /// Whether `ghl` is a whole record rather than a search row (which lacks the names).
     pub ghl_complete: bool,
+    /// Child lists read ahead, in the same round as the record.
+    pub prefetched: Arc<Prefetched>,
+}
+
+type Listed<T> = Option<std::result::Result<Vec<T>, crate::upstream::UpstreamError>>;
+
+/// Child lists read ahead of their fields, so that a contact lookup reads its record and
+/// its children in one round of upstream calls instead of two.
+#[derive(Default)]
+pub struct Prefetched {
+    casebook_tasks: Listed<CasebookTask>,
+    casebook_notes: Listed<CasebookNote>,
+    casebook_appointments: Listed<CasebookNote>,
+    ghl_tasks: Listed<GhlTask>,
+    ghl_notes: Listed<GhlNote>,
+    ghl_appointments: Listed<GhlAppointment>,
+}
+
+/// Reads the child lists that the current field's selection asks for (directly or through
+/// `history`) on the sides that exist.
+pub async fn prefetch(
+    ctx: &Context<'_>,
+    casebook_id: Option<&str>,
+    ghl_id: Option<&str>,
+) -> Prefetched {
+    let Ok(request) = RequestContext::get(ctx) else {
+        return Prefetched::default();
+    };
+    let look = ctx.look_ahead();
+    let history = look.field("history").exists();
+    let wants = |name: &str| history || look.field(name).exists();
+    let (tasks, notes, appointments) = (wants("tasks"), wants("notes"), wants("appointments"));
+    let loaders = &request.loaders;
+    let casebook = |wanted: bool| wanted.then_some(casebook_id).flatten().map(str::to_string);
+    let ghl = |wanted: bool| wanted.then_some(ghl_id).flatten().map(str::to_string);
+    let (
+        casebook_tasks,
+        casebook_notes,
+        casebook_appointments,
+        ghl_tasks,
+        ghl_notes,
+        ghl_appointments,
+    ) = futures::join!(
+        async {
+            match casebook(tasks) {
+                Some(id) => Some(
+                    loaders
+                        .casebook_tasks
+                        .load_one(id)
+                        .await
+                        .map(Option::unwrap_or_default),
+                ),
+                None => None,
+            }
+        },
+        async {
+            match casebook(notes) {
+                Some(id) => Some(
+                    loaders
+                        .casebook_notes
+                        .load_one(id)
+                        .await
+                        .map(Option::unwrap_or_default),
+                ),
+                None => None,
+            }
+        },
+        async {
+            match casebook(appointments) {
+                Some(id) => Some(
+                    loaders
+                        .casebook_appointments
+                        .load_one(id)
+                        .await
+                        .map(Option::unwrap_or_default),
+                ),
+                None => None,
+            }
+        },
+        async {
+            match ghl(tasks) {
+                Some(id) => Some(flatten_per_key(loaders.ghl_tasks.load_one(id).await)),
+                None => None,
+            }
+        },
+        async {
+            match ghl(notes) {
+                Some(id) => Some(flatten_per_key(loaders.ghl_notes.load_one(id).await)),
+                None => None,
+            }
+        },
+        async {
+            match ghl(appointments) {
+                Some(id) => Some(flatten_per_key(loaders.ghl_appointments.load_one(id).await)),
+                None => None,
+            }
+        },
+    );
+    Prefetched {
+        casebook_tasks,
+        casebook_notes,
+        casebook_appointments,
+        ghl_tasks,
+        ghl_notes,
+        ghl_appointments,
+    }
 }
 
 impl Contact {
@@ -45,6 +154,7 @@ impl Contact {
             casebook: None,
             ghl: None,
             ghl_complete: false,
+            prefetched: Arc::default(),
         }
     }
 
@@ -105,6 +215,9 @@ impl Contact {
             }
         };
         let casebook = async {
+            if let Some(listed) = &self.prefetched.casebook_tasks {
+                return listed.clone();
+            }
             match &self.link.casebook_id {
                 Some(id) => loaders
                     .casebook_tasks
@@ -115,6 +228,9 @@ impl Contact {
             }
         };
         let ghl = async {
+            if let Some(listed) = &self.prefetched.ghl_tasks {
+                return listed.clone();
+            }
             match &self.link.ghl_id {
                 Some(id) => flatten_per_key(loaders.ghl_tasks.load_one(id.clone()).await),
                 None => Ok(Vec::new()),
@@ -143,6 +259,9 @@ impl Contact {
             }
         };
         let casebook = async {
+            if let Some(listed) = &self.prefetched.casebook_notes {
+                return listed.clone();
+            }
             match &self.link.casebook_id {
                 Some(id) => loaders
                     .casebook_notes
@@ -153,6 +272,9 @@ impl Contact {
             }
         };
         let ghl = async {
+            if let Some(listed) = &self.prefetched.ghl_notes {
+                return listed.clone();
+            }
             match &self.link.ghl_id {
                 Some(id) => flatten_per_key(loaders.ghl_notes.load_one(id.clone()).await),
                 None => Ok(Vec::new()),
@@ -181,6 +303,9 @@ impl Contact {
             }
         };
         let casebook = async {
+            if let Some(listed) = &self.prefetched.casebook_appointments {
+                return listed.clone();
+            }
             match &self.link.casebook_id {
                 Some(id) => loaders
                     .casebook_appointments
@@ -191,6 +316,9 @@ impl Contact {
             }
         };
         let ghl = async {
+            if let Some(listed) = &self.prefetched.ghl_appointments {
+                return listed.clone();
+            }
             match &self.link.ghl_id {
                 Some(id) => flatten_per_key(loaders.ghl_appointments.load_one(id.clone()).await),
                 None => Ok(Vec::new()),

@@ -6,6 +6,7 @@ pub mod ids;
 pub mod items;
 pub mod loaders;
 mod mutation;
+pub mod nulls;
 mod query;
 
 use std::sync::Arc;
@@ -69,6 +70,7 @@ impl RequestContext {
 /// Builds the schema. Request data (`RequestContext`) is added per request.
 pub fn build_schema() -> GatewaySchema {
     Schema::build(QueryRoot::default(), Mutation, EmptySubscription)
+        .extension(nulls::NullOnError)
         .limit_depth(16)
         .limit_complexity(5_000)
         .finish()

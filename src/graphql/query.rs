@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{
     RequestContext,
-    contact::{Contact, load_ghl_contact, page_size},
+    contact::{Contact, load_ghl_contact, page_size, prefetch},
     errors::{self, StoreResultExt},
     ids::{GlobalId, ItemRef, decode_cursor, encode_cursor},
     items::{Appointment, Node, Note, Task},
@@ -85,12 +85,21 @@ impl Query {
     async fn contact_by_casebook_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Contact>> {
         let request = RequestContext::get(ctx)?;
         let native = non_empty_id(&id)?;
-        let person = match request
-            .loaders
-            .casebook_people
-            .load_one(native.clone())
+        let known = request
+            .store
+            .by_native_ids(
+                &request.tenant.id,
+                System::Casebook,
+                std::slice::from_ref(&native),
+            )
             .await
-        {
+            .or_internal()?;
+        let ghl_id = known.get(&native).and_then(|link| link.ghl_id.clone());
+        let (person, prefetched) = futures::join!(
+            request.loaders.casebook_people.load_one(native.clone()),
+            prefetch(ctx, Some(&native), ghl_id.as_deref())
+        );
+        let person = match person {
             Ok(Some(person)) => person,
             Ok(None) => {
                 return Err(errors::not_found(format!(
@@ -115,6 +124,7 @@ impl Query {
         };
         let mut contact = Contact::new(link);
         contact.casebook = Some(person);
+        contact.prefetched = Arc::new(prefetched);
         Ok(Some(contact))
     }
 
@@ -122,7 +132,21 @@ impl Query {
     async fn contact_by_ghl_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Contact>> {
         let request = RequestContext::get(ctx)?;
         let native = non_empty_id(&id)?;
-        let record = load_ghl_contact(ctx, &native).await?;
+        let known = request
+            .store
+            .by_native_ids(
+                &request.tenant.id,
+                System::Ghl,
+                std::slice::from_ref(&native),
+            )
+            .await
+            .or_internal()?;
+        let casebook_id = known.get(&native).and_then(|link| link.casebook_id.clone());
+        let (record, prefetched) = futures::join!(
+            load_ghl_contact(ctx, &native),
+            prefetch(ctx, casebook_id.as_deref(), Some(&native))
+        );
+        let record = record?;
         let links = request
             .store
             .ensure_native_ids(
@@ -140,6 +164,7 @@ impl Query {
         let mut contact = Contact::new(link);
         contact.ghl = Some(Box::new(record));
         contact.ghl_complete = true;
+        contact.prefetched = Arc::new(prefetched);
         Ok(Some(contact))
     }
 
@@ -261,11 +286,21 @@ impl Query {
         let mut position = start;
         let mut casebook_total = None;
         let mut ghl_total = None;
+        // With Casebook failing, the list goes on with GHL's contacts, linked ones included.
+        let mut casebook_down = false;
         while found.len() < wanted {
             position = match position {
                 ListPosition::Casebook { offset } => {
                     let limit = (wanted - found.len()).min(MAX_PAGE_SIZE as usize) as u32;
-                    let page = people_page(request, query.as_deref(), offset, limit).await?;
+                    let page = match people_page(request, query.as_deref(), offset, limit).await {
+                        Ok(page) => page,
+                        Err(error) => {
+                            errors::report(ctx, error);
+                            casebook_down = true;
+                            position = ListPosition::Ghl { search_after: None };
+                            continue;
+                        }
+                    };
                     casebook_total = page.total;
                     let count = page.items.len() as u64;
                     for (index, person) in page.items.iter().cloned().enumerate() {
@@ -297,7 +332,11 @@ impl Query {
                     let rows = response.contacts.clone();
                     let count = rows.len();
                     let last = rows.last().and_then(|row| row.search_after.clone());
-                    let kept = ghl_rows_without_casebook(ctx, query.as_deref(), rows).await?;
+                    let kept = if casebook_down {
+                        rows
+                    } else {
+                        ghl_rows_without_casebook(ctx, query.as_deref(), rows).await?
+                    };
                     for row in kept {
                         let after_this = ListPosition::Ghl {
                             search_after: row.search_after.clone(),
@@ -320,7 +359,13 @@ impl Query {
         let contacts = attach_links(ctx, found).await?;
 
         let total_count = if query.is_none() && ctx.look_ahead().field("totalCount").exists() {
-            contact_total(ctx, casebook_total, ghl_total).await?
+            match contact_total(ctx, casebook_total, ghl_total).await {
+                Ok(total) => total.filter(|_| !casebook_down),
+                Err(error) => {
+                    errors::report(ctx, error);
+                    None
+                }
+            }
         } else {
             None
         };

@@ -44,6 +44,10 @@ async fn casebook_failure_keeps_ghl(status: u16, expected_code: &str) {
     );
     assert_eq!(contact["ghl"]["email"], json!(ghl.email));
     assert_eq!(contact["casebook"], Value::Null);
+    assert!(
+        contact.as_object().unwrap().contains_key("casebook"),
+        "a failed nullable field is present as null: {body:#}"
+    );
     let errors = errors(&body);
     let casebook_error = errors
         .iter()
