@@ -137,7 +137,8 @@ pub struct KindPolicy {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
-    /// Turn the cache off entirely. Default true (on).
+    /// Whether records are cached at all; `false` reads every record from the upstreams.
+    /// Default true.
     pub enabled: bool,
     /// Largest total size of the entries, in MB (serialised size). Default 64.
     pub capacity_mb: u64,

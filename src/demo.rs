@@ -106,6 +106,8 @@ pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url
                 ghl_custom_field_id: ghl::LANGUAGE_FIELD_ID.to_string(),
                 ghl_custom_field_key: Some(ghl::LANGUAGE_FIELD_KEY.to_string()),
             }],
+            // The seeded GHL calendar, so appointments can be created without naming one.
+            default_calendar_id: Some(crate::sim::seed::GHL_CALENDAR_IDS[0].to_string()),
             ..WriteConfig::default()
         },
         tenants: BTreeMap::from([(DEMO_TENANT.to_string(), tenant)]),

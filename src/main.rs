@@ -166,6 +166,11 @@ async fn run(command: Command) -> Result<(), String> {
             println!("  API key:            {api_key}");
             println!("  GHL simulator:      {}", running.ghl.base_url);
             println!("  Casebook simulator: {}", running.casebook.base_url);
+            println!(
+                "  GHL calendars:      {} (the default for createAppointment), {}",
+                sim::seed::GHL_CALENDAR_IDS[0],
+                sim::seed::GHL_CALENDAR_IDS[1]
+            );
             println!("Try:");
             println!(
                 "  curl -s {url}/graphql -H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' \\\n    -d '{{\"query\":\"{{ contacts(first: 3) {{ totalCount edges {{ node {{ displayName casebook {{ id }} ghl {{ id }} }} }} }} }}\"}}'"

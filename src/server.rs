@@ -172,10 +172,10 @@ impl Gateway {
 
     /// Stops the outbox worker; queued entries stay in the database.
     pub fn stop_worker(&self) {
-        if let Ok(mut slot) = self.worker.lock() {
-            if let Some(worker) = slot.take() {
-                worker.abort();
-            }
+        if let Ok(mut slot) = self.worker.lock()
+            && let Some(worker) = slot.take()
+        {
+            worker.abort();
         }
     }
 
@@ -255,10 +255,10 @@ async fn graphql(
             serde_json::to_string(&request.variables).unwrap_or_default()
         )
     });
-    if let (Some(key), false) = (&response_key, refresh) {
-        if let Some(body) = gateway.cache.response(&tenant_key, key).await {
-            return ([(header::CONTENT_TYPE, "application/json")], body.to_vec()).into_response();
-        }
+    if let (Some(key), false) = (&response_key, refresh)
+        && let Some(body) = gateway.cache.response(&tenant_key, key).await
+    {
+        return ([(header::CONTENT_TYPE, "application/json")], body.to_vec()).into_response();
     }
     let is_query = response_key.is_some()
         && is_query_operation(&request.query, request.operation_name.as_deref());
@@ -276,10 +276,10 @@ async fn graphql(
         .data(context)
         .data(crate::graphql::nulls::FieldErrors::default());
     let response = gateway.schema.execute(request).await;
-    if let (Some(key), true, true) = (response_key, is_query, response.is_ok()) {
-        if let Ok(body) = serde_json::to_vec(&response) {
-            gateway.cache.store_response(&tenant_key, &key, body).await;
-        }
+    if let (Some(key), true, true) = (response_key, is_query, response.is_ok())
+        && let Ok(body) = serde_json::to_vec(&response)
+    {
+        gateway.cache.store_response(&tenant_key, &key, body).await;
     }
     GraphQLResponse::from(response).into_response()
 }

@@ -61,10 +61,10 @@ fn load_spec(relative: &str) -> Value {
 fn tighten(schema: &mut Value) {
     match schema {
         Value::Object(object) => {
-            if object.remove("nullable") == Some(Value::Bool(true)) {
-                if let Some(Value::String(kind)) = object.get("type").cloned() {
-                    object.insert("type".into(), json!([kind, "null"]));
-                }
+            if object.remove("nullable") == Some(Value::Bool(true))
+                && let Some(Value::String(kind)) = object.get("type").cloned()
+            {
+                object.insert("type".into(), json!([kind, "null"]));
             }
             if object.get("type") == Some(&json!("object")) && object.contains_key("properties") {
                 object

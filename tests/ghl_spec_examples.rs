@@ -212,10 +212,10 @@ impl Specs {
         if let Some(example) = object.get("example") {
             return Some(example.clone());
         }
-        if let Some(Value::Array(examples)) = object.get("examples") {
-            if let Some(first) = examples.first() {
-                return Some(first.clone());
-            }
+        if let Some(Value::Array(examples)) = object.get("examples")
+            && let Some(first) = examples.first()
+        {
+            return Some(first.clone());
         }
 
         let kind = object.get("type").and_then(Value::as_str);

@@ -78,13 +78,13 @@ pub fn check_response(check: BodyCheck, status: u16, body: &[u8]) -> Result<Valu
             format!("data.{field} is null"),
         ));
     }
-    if check == BodyCheck::Peer {
-        if let Some(typename) = find_error_typename(&value) {
-            return Err(Failure::new(
-                format!("typename_{typename}"),
-                value.to_string(),
-            ));
-        }
+    if check == BodyCheck::Peer
+        && let Some(typename) = find_error_typename(&value)
+    {
+        return Err(Failure::new(
+            format!("typename_{typename}"),
+            value.to_string(),
+        ));
     }
     Ok(value)
 }
@@ -93,10 +93,10 @@ pub fn check_response(check: BodyCheck, status: u16, body: &[u8]) -> Result<Valu
 fn find_error_typename(value: &Value) -> Option<&str> {
     match value {
         Value::Object(map) => {
-            if let Some(Value::String(name)) = map.get("__typename") {
-                if name.ends_with("DTO") {
-                    return Some(name);
-                }
+            if let Some(Value::String(name)) = map.get("__typename")
+                && name.ends_with("DTO")
+            {
+                return Some(name);
             }
             map.values().find_map(find_error_typename)
         }

@@ -358,15 +358,16 @@ fn print_pair_targets(ours: &CaseRecord, peer: &CaseRecord) {
         "Target: at least {THROUGHPUT_RATIO_TARGET:.0}x the peer's throughput: {} ({throughput:.2}x).",
         met(throughput >= THROUGHPUT_RATIO_TARGET)
     );
-    if let (Some(ours_cpu), Some(peer_cpu)) = (cpu_ms(ours, "gateway"), cpu_ms(peer, "peer")) {
-        if ours_cpu > 0.0 && peer_cpu > 0.0 {
-            println!(
-                "Requests per CPU-second of the gateway process: ours {:.0}, peer {:.0} ({:.2}x).",
-                1000.0 / ours_cpu,
-                1000.0 / peer_cpu,
-                peer_cpu / ours_cpu
-            );
-        }
+    if let (Some(ours_cpu), Some(peer_cpu)) = (cpu_ms(ours, "gateway"), cpu_ms(peer, "peer"))
+        && ours_cpu > 0.0
+        && peer_cpu > 0.0
+    {
+        println!(
+            "Requests per CPU-second of the gateway process: ours {:.0}, peer {:.0} ({:.2}x).",
+            1000.0 / ours_cpu,
+            1000.0 / peer_cpu,
+            peer_cpu / ours_cpu
+        );
     }
     println!(
         "Target: no more upstream calls per request than the peer: {} ({:.3} vs {:.3}).",

@@ -184,10 +184,10 @@ impl Contact {
         let Some(id) = &self.link.ghl_id else {
             return Ok(None);
         };
-        if let Some(contact) = &self.ghl {
-            if self.ghl_complete || !complete {
-                return Ok(Some((**contact).clone()));
-            }
+        if let Some(contact) = &self.ghl
+            && (self.ghl_complete || !complete)
+        {
+            return Ok(Some((**contact).clone()));
         }
         load_ghl_contact(ctx, id).await.map(Some)
     }

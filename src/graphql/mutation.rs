@@ -1273,11 +1273,10 @@ impl Mutation {
             let mut checker = Checker::new();
             let starts_at = checker.date_time("startsAt", Some(&input.starts_at), true);
             let ends_at = checker.date_time("endsAt", input.ends_at.as_deref(), false);
-            if let (Some(start), Some(end)) = (starts_at, ends_at) {
-                if end <= start {
+            if let (Some(start), Some(end)) = (starts_at, ends_at)
+                && end <= start {
                     checker.invalid("endsAt", "input.endsAt is not after input.startsAt: give a later end".to_string());
                 }
-            }
             let fields = AppointmentFields {
                 title: checker.text("title", Some(&input.title), true, MAX_SHORT_TEXT),
                 starts_at,

@@ -245,12 +245,12 @@ impl FaultRule {
                 self.path
             ));
         }
-        if let Some(status) = self.status {
-            if !(100..=599).contains(&status) {
-                return Err(format!(
-                    "invalid fault rule: status {status} is not an HTTP status; use 100 to 599"
-                ));
-            }
+        if let Some(status) = self.status
+            && !(100..=599).contains(&status)
+        {
+            return Err(format!(
+                "invalid fault rule: status {status} is not an HTTP status; use 100 to 599"
+            ));
         }
         if self.times == Some(0) {
             return Err(
@@ -258,12 +258,12 @@ impl FaultRule {
                     .to_string(),
             );
         }
-        if let Some(method) = &self.method {
-            if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
-                return Err(format!(
-                    "invalid fault rule: method {method:?} is not an HTTP method, e.g. \"GET\""
-                ));
-            }
+        if let Some(method) = &self.method
+            && (method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()))
+        {
+            return Err(format!(
+                "invalid fault rule: method {method:?} is not an HTTP method, e.g. \"GET\""
+            ));
         }
         Ok(())
     }
@@ -509,14 +509,13 @@ impl RunningSim {
             // The receiver is gone only if the server already stopped.
             let _ = sender.send(());
         }
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
                 .await
                 .is_err()
-            {
-                tracing::warn!(addr = %self.addr, "simulator did not stop within the grace period; aborting it");
-                task.abort();
-            }
+        {
+            tracing::warn!(addr = %self.addr, "simulator did not stop within the grace period; aborting it");
+            task.abort();
         }
     }
 }

@@ -390,7 +390,7 @@ impl Default for Dataset {
 /// Writes an e-mail with different case, or with surrounding spaces, as hand-entered data is.
 fn written_differently(email: &str, index: usize) -> String {
     let (local, domain) = email.split_once('@').unwrap_or((email, ""));
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         let mut chars = local.chars();
         let capitalised: String = chars
             .next()

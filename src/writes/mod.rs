@@ -519,10 +519,11 @@ impl Writes {
                 Some(write) => self.write_side(tenant, system, write).await?,
                 None => SideOutcome::not_applicable(),
             };
-            if index == 0 && side.status == SyncStatus::Failed {
-                if let Some(error) = side.error.clone() {
-                    return Err(WriteError::Upstream(error));
-                }
+            if index == 0
+                && side.status == SyncStatus::Failed
+                && let Some(error) = side.error.clone()
+            {
+                return Err(WriteError::Upstream(error));
             }
             if first_error.is_none() {
                 first_error = side.error.clone();
@@ -790,10 +791,8 @@ impl Writes {
                 [(System::Casebook, casebook), (System::Ghl, ghl)],
             )
             .await?;
-        if deleting {
-            if let Some(link_id) = &target.link_id {
-                self.records.delete(&tenant.id, link_id).await?;
-            }
+        if deleting && let Some(link_id) = &target.link_id {
+            self.records.delete(&tenant.id, link_id).await?;
         }
         outcome.contact_id = target.contact_id.clone();
         outcome.record = Some(RecordRef {

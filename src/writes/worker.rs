@@ -120,11 +120,12 @@ async fn attempt(
     job: &Job,
     write: &SideWrite,
 ) -> Result<Option<String>, UpstreamError> {
-    if job.outcome_unknown && write.is_create() {
-        if let Some(existing) = ops::find_created(tenant, job.system, write).await? {
-            info!(job = %job.id, system = %job.system, "record of an earlier attempt found; not created again");
-            return Ok(Some(existing));
-        }
+    if job.outcome_unknown
+        && write.is_create()
+        && let Some(existing) = ops::find_created(tenant, job.system, write).await?
+    {
+        info!(job = %job.id, system = %job.system, "record of an earlier attempt found; not created again");
+        return Ok(Some(existing));
     }
     ops::execute(tenant, job.system, write).await
 }

@@ -404,10 +404,9 @@ impl Parser {
     fn json_leaf(&self, path_text: &str, member: &Json) -> Result<Filter, String> {
         if let (Some(relationship), Json::Object(nested)) =
             (self.schema.relationship(path_text), member)
+            && !nested.keys().any(|key| Op::from_name(key).is_some())
         {
-            if !nested.keys().any(|key| Op::from_name(key).is_some()) {
-                return self.json_nested(relationship, nested);
-            }
+            return self.json_nested(relationship, nested);
         }
 
         let path = match resolve_path(self.schema, path_text) {

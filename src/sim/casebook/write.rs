@@ -424,13 +424,13 @@ fn read_attribute(
     let value = kind
         .parse(text)
         .map_err(|problem| format!("Attribute '{attribute}': {problem}."))?;
-    if let Some(allowed) = schema.allowed_values(attribute) {
-        if !allowed.contains(&text.as_str()) {
-            return Err(format!(
-                "'{text}' is not a valid {attribute}. Use one of: {}.",
-                allowed.join(", ")
-            ));
-        }
+    if let Some(allowed) = schema.allowed_values(attribute)
+        && !allowed.contains(&text.as_str())
+    {
+        return Err(format!(
+            "'{text}' is not a valid {attribute}. Use one of: {}.",
+            allowed.join(", ")
+        ));
     }
     Ok((attribute, value))
 }

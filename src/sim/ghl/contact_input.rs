@@ -301,13 +301,13 @@ fn nullable_text(body: &mut BodyFields, name: &str) -> Patch<String> {
 
 fn read_email(body: &mut BodyFields) -> Patch<String> {
     let email = nullable_text(body, "email");
-    if let Patch::Set(text) = &email {
-        if !is_email(text) {
-            body.error(format!(
-                "email must be an email, got {text:?}; send an address such as jane@example.org"
-            ));
-            return Patch::Absent;
-        }
+    if let Patch::Set(text) = &email
+        && !is_email(text)
+    {
+        body.error(format!(
+            "email must be an email, got {text:?}; send an address such as jane@example.org"
+        ));
+        return Patch::Absent;
     }
     email
 }
@@ -481,11 +481,11 @@ fn check_dnd_setting(
         }
     }
     for key in ["message", "code"] {
-        if let Some(value) = object.get(key) {
-            if !value.is_string() {
-                body.error(format!("{path}.{key} must be a string, got {value}"));
-                valid = false;
-            }
+        if let Some(value) = object.get(key)
+            && !value.is_string()
+        {
+            body.error(format!("{path}.{key} must be a string, got {value}"));
+            valid = false;
         }
     }
     valid

@@ -152,10 +152,11 @@ pub(super) async fn search_contacts(
         });
     };
     // GHL's guards check the location before the body is validated.
-    if let Some(Value::String(location)) = body.get("locationId") {
-        if !location.is_empty() && *location != token.0 {
-            return Err(forbidden_location());
-        }
+    if let Some(Value::String(location)) = body.get("locationId")
+        && !location.is_empty()
+        && *location != token.0
+    {
+        return Err(forbidden_location());
     }
     let request = search::parse_request(&body).map_err(ApiError::Unprocessable)?;
     let store = state.store();

@@ -254,13 +254,13 @@ pub fn parse_request(body: &Map<String, Value>) -> Result<SearchRequest, Vec<Str
     );
     let page = parse_bounded_integer(body.get("page"), "page", 1, u64::MAX, false, &mut errors);
 
-    if let (Some(page), Some(limit)) = (page, page_limit) {
-        if page.saturating_mul(limit) > MAX_PAGE_WINDOW {
-            errors.push(format!(
-                "page * pageLimit must not be greater than {MAX_PAGE_WINDOW} \
+    if let (Some(page), Some(limit)) = (page, page_limit)
+        && page.saturating_mul(limit) > MAX_PAGE_WINDOW
+    {
+        errors.push(format!(
+            "page * pageLimit must not be greater than {MAX_PAGE_WINDOW} \
                  (got {page} * {limit}); use searchAfter to read further"
-            ));
-        }
+        ));
     }
 
     let query = match body.get("query") {

@@ -357,14 +357,14 @@ fn read_appointment(
         )
     };
     let end_time = fields.time("endTime");
-    if let (Some(start), Some(end)) = (start_time, end_time) {
-        if end <= start {
-            fields.error(format!(
-                "endTime must be after startTime, got startTime {} and endTime {}",
-                start.to_rfc3339(),
-                end.to_rfc3339()
-            ));
-        }
+    if let (Some(start), Some(end)) = (start_time, end_time)
+        && end <= start
+    {
+        fields.error(format!(
+            "endTime must be after startTime, got startTime {} and endTime {}",
+            start.to_rfc3339(),
+            end.to_rfc3339()
+        ));
     }
     // These are accepted and checked but change nothing the simulator stores.
     fields.non_empty_string("meetingLocationId");
