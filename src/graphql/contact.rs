@@ -12,12 +12,13 @@ use super::{
     RequestContext, errors,
     ids::{GlobalId, decode_cursor, encode_cursor},
     items::{Appointment, HistoryItem, LinkedItem, Note, Task},
+    loaders::Loaders,
 };
 use crate::{
     identity::{normalize_email, normalize_phone},
     store::{ContactLink, LinkMethod},
     upstream::{
-        System,
+        System, UpstreamError,
         casebook::CasebookPerson,
         casebook::{CasebookNote, CasebookTask},
         ghl::{GhlAppointment, GhlContact, GhlNote, GhlTask, parse_ghl_time},
@@ -206,7 +207,22 @@ impl Contact {
         )
     }
 
-    async fn tasks_of(&self, ctx: &Context<'_>) -> Vec<Task> {
+    /// Reads one kind of child list from both systems, reporting a failing side at the
+    /// current field, and shows linked entries once.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one list kind is three pairs of per-system parts"
+    )]
+    async fn children_of<C: Clone, G: Clone, T: LinkedItem>(
+        &self,
+        ctx: &Context<'_>,
+        kind: RecordKind,
+        prefetched: (&Listed<C>, &Listed<G>),
+        casebook: impl AsyncFnOnce(&Loaders, String) -> std::result::Result<Vec<C>, UpstreamError>,
+        ghl: impl AsyncFnOnce(&Loaders, String) -> std::result::Result<Vec<G>, UpstreamError>,
+        from_casebook: impl Fn(C) -> T,
+        from_ghl: impl Fn(G, &str) -> T,
+    ) -> Vec<T> {
         let loaders = match RequestContext::get(ctx) {
             Ok(request) => &request.loaders,
             Err(error) => {
@@ -215,126 +231,94 @@ impl Contact {
             }
         };
         let casebook = async {
-            if let Some(listed) = &self.prefetched.casebook_tasks {
-                return listed.clone();
-            }
-            match &self.link.casebook_id {
-                Some(id) => loaders
-                    .casebook_tasks
-                    .load_one(id.clone())
-                    .await
-                    .map(Option::unwrap_or_default),
-                None => Ok(Vec::new()),
+            match (prefetched.0, &self.link.casebook_id) {
+                (Some(listed), _) => listed.clone(),
+                (None, Some(id)) => casebook(loaders, id.clone()).await,
+                (None, None) => Ok(Vec::new()),
             }
         };
         let ghl = async {
-            if let Some(listed) = &self.prefetched.ghl_tasks {
-                return listed.clone();
-            }
-            match &self.link.ghl_id {
-                Some(id) => flatten_per_key(loaders.ghl_tasks.load_one(id.clone()).await),
-                None => Ok(Vec::new()),
+            match (prefetched.1, &self.link.ghl_id) {
+                (Some(listed), _) => listed.clone(),
+                (None, Some(id)) => ghl(loaders, id.clone()).await,
+                (None, None) => Ok(Vec::new()),
             }
         };
         let (casebook, ghl) = futures::join!(casebook, ghl);
-        let mut tasks: Vec<Task> = keep_upstream_or_report(ctx, casebook)
-            .into_iter()
-            .map(Task::from_casebook)
-            .collect();
         let contact_id = self.link.ghl_id.clone().unwrap_or_default();
-        tasks.extend(
+        let mut items: Vec<T> = keep_upstream_or_report(ctx, casebook)
+            .into_iter()
+            .map(from_casebook)
+            .collect();
+        items.extend(
             keep_upstream_or_report(ctx, ghl)
                 .into_iter()
-                .map(|task| Task::from_ghl(task, &contact_id)),
+                .map(|item| from_ghl(item, &contact_id)),
         );
-        merge_linked(ctx, RecordKind::Task, &self.link.id, tasks).await
+        merge_linked(ctx, kind, &self.link.id, items).await
+    }
+
+    async fn tasks_of(&self, ctx: &Context<'_>) -> Vec<Task> {
+        let prefetched = (&self.prefetched.casebook_tasks, &self.prefetched.ghl_tasks);
+        self.children_of(
+            ctx,
+            RecordKind::Task,
+            prefetched,
+            async |loaders, id| {
+                loaders
+                    .casebook_tasks
+                    .load_one(id)
+                    .await
+                    .map(Option::unwrap_or_default)
+            },
+            async |loaders, id| flatten_per_key(loaders.ghl_tasks.load_one(id).await),
+            Task::from_casebook,
+            Task::from_ghl,
+        )
+        .await
     }
 
     async fn notes_of(&self, ctx: &Context<'_>) -> Vec<Note> {
-        let loaders = match RequestContext::get(ctx) {
-            Ok(request) => &request.loaders,
-            Err(error) => {
-                errors::report(ctx, error);
-                return Vec::new();
-            }
-        };
-        let casebook = async {
-            if let Some(listed) = &self.prefetched.casebook_notes {
-                return listed.clone();
-            }
-            match &self.link.casebook_id {
-                Some(id) => loaders
+        let prefetched = (&self.prefetched.casebook_notes, &self.prefetched.ghl_notes);
+        self.children_of(
+            ctx,
+            RecordKind::Note,
+            prefetched,
+            async |loaders, id| {
+                loaders
                     .casebook_notes
-                    .load_one(id.clone())
+                    .load_one(id)
                     .await
-                    .map(Option::unwrap_or_default),
-                None => Ok(Vec::new()),
-            }
-        };
-        let ghl = async {
-            if let Some(listed) = &self.prefetched.ghl_notes {
-                return listed.clone();
-            }
-            match &self.link.ghl_id {
-                Some(id) => flatten_per_key(loaders.ghl_notes.load_one(id.clone()).await),
-                None => Ok(Vec::new()),
-            }
-        };
-        let (casebook, ghl) = futures::join!(casebook, ghl);
-        let mut notes: Vec<Note> = keep_upstream_or_report(ctx, casebook)
-            .into_iter()
-            .map(Note::from_casebook)
-            .collect();
-        let contact_id = self.link.ghl_id.clone().unwrap_or_default();
-        notes.extend(
-            keep_upstream_or_report(ctx, ghl)
-                .into_iter()
-                .map(|note| Note::from_ghl(note, &contact_id)),
-        );
-        merge_linked(ctx, RecordKind::Note, &self.link.id, notes).await
+                    .map(Option::unwrap_or_default)
+            },
+            async |loaders, id| flatten_per_key(loaders.ghl_notes.load_one(id).await),
+            Note::from_casebook,
+            Note::from_ghl,
+        )
+        .await
     }
 
     async fn appointments_of(&self, ctx: &Context<'_>) -> Vec<Appointment> {
-        let loaders = match RequestContext::get(ctx) {
-            Ok(request) => &request.loaders,
-            Err(error) => {
-                errors::report(ctx, error);
-                return Vec::new();
-            }
-        };
-        let casebook = async {
-            if let Some(listed) = &self.prefetched.casebook_appointments {
-                return listed.clone();
-            }
-            match &self.link.casebook_id {
-                Some(id) => loaders
-                    .casebook_appointments
-                    .load_one(id.clone())
-                    .await
-                    .map(Option::unwrap_or_default),
-                None => Ok(Vec::new()),
-            }
-        };
-        let ghl = async {
-            if let Some(listed) = &self.prefetched.ghl_appointments {
-                return listed.clone();
-            }
-            match &self.link.ghl_id {
-                Some(id) => flatten_per_key(loaders.ghl_appointments.load_one(id.clone()).await),
-                None => Ok(Vec::new()),
-            }
-        };
-        let (casebook, ghl) = futures::join!(casebook, ghl);
-        let mut appointments: Vec<Appointment> = keep_upstream_or_report(ctx, casebook)
-            .into_iter()
-            .map(Appointment::from_casebook)
-            .collect();
-        appointments.extend(
-            keep_upstream_or_report(ctx, ghl)
-                .into_iter()
-                .map(Appointment::from_ghl),
+        let prefetched = (
+            &self.prefetched.casebook_appointments,
+            &self.prefetched.ghl_appointments,
         );
-        merge_linked(ctx, RecordKind::Appointment, &self.link.id, appointments).await
+        self.children_of(
+            ctx,
+            RecordKind::Appointment,
+            prefetched,
+            async |loaders, id| {
+                loaders
+                    .casebook_appointments
+                    .load_one(id)
+                    .await
+                    .map(Option::unwrap_or_default)
+            },
+            async |loaders, id| flatten_per_key(loaders.ghl_appointments.load_one(id).await),
+            Appointment::from_casebook,
+            |event, _contact_id| Appointment::from_ghl(event),
+        )
+        .await
     }
 }
 
