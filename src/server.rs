@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, rejection::GraphQLRejection};
 use axum::{
     Json, Router,
     extract::State,
@@ -228,10 +228,24 @@ impl Gateway {
 async fn graphql(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     let Some(tenant) = gateway.authenticate(&headers) else {
         return unauthorized();
+    };
+    // The body is read after the key is checked, so an unauthenticated caller learns nothing.
+    let request = match request {
+        Ok(request) => request,
+        Err(rejection) => {
+            tracing::debug!(error = %rejection.0, "request body is not a GraphQL request");
+            let body = serde_json::json!({
+                "errors": [{
+                    "message": "the request body is not a GraphQL request: send JSON such as {\"query\": \"{ contacts { totalCount } }\"} with Content-Type: application/json",
+                    "extensions": { "code": "BAD_REQUEST" }
+                }]
+            });
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
     };
     let refresh = headers
         .get_all(header::CACHE_CONTROL)

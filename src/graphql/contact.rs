@@ -173,9 +173,10 @@ impl Contact {
             .await
         {
             Ok(Some(person)) => Ok(Some(person)),
-            Ok(None) => Err(errors::not_found(format!(
-                "the Casebook person {id} linked to this contact no longer exists"
-            ))),
+            Ok(None) => Err(errors::not_found_in(
+                System::Casebook,
+                format!("the Casebook person {id} linked to this contact no longer exists"),
+            )),
             Err(error) => Err(errors::upstream(&error)),
         }
     }
@@ -384,9 +385,10 @@ pub async fn load_ghl_contact(ctx: &Context<'_>, id: &str) -> Result<GhlContact>
     {
         Ok(Some(Ok(contact))) => Ok(contact),
         Ok(Some(Err(error))) => Err(errors::upstream(&error)),
-        Ok(None) | Err(_) => Err(errors::not_found(format!(
-            "GHL has no contact with id {id}"
-        ))),
+        Ok(None) | Err(_) => Err(errors::not_found_in(
+            System::Ghl,
+            format!("GHL has no contact with id {id}"),
+        )),
     }
 }
 

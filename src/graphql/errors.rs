@@ -95,6 +95,14 @@ pub fn bad_input(argument: &str, message: impl Into<String>) -> Error {
     })
 }
 
+/// Client-facing error for a record that one system does not have.
+pub fn not_found_in(system: crate::upstream::System, message: impl Into<String>) -> Error {
+    Error::new(message.into()).extend_with(|_, extensions| {
+        extensions.set("code", "NOT_FOUND");
+        extensions.set("system", system.as_str());
+    })
+}
+
 /// Client-facing error for a record the gateway does not know.
 pub fn not_found(message: impl Into<String>) -> Error {
     Error::new(message.into()).extend_with(|_, extensions| extensions.set("code", "NOT_FOUND"))

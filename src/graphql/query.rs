@@ -102,9 +102,10 @@ impl Query {
         let person = match person {
             Ok(Some(person)) => person,
             Ok(None) => {
-                return Err(errors::not_found(format!(
-                    "Casebook has no person with id {native}"
-                )));
+                return Err(errors::not_found_in(
+                    System::Casebook,
+                    format!("Casebook has no person with id {native}"),
+                ));
             }
             Err(error) => return Err(errors::upstream(&error)),
         };
@@ -118,9 +119,10 @@ impl Query {
             .await
             .or_internal()?;
         let Some(link) = links.get(&native).cloned() else {
-            return Err(errors::not_found(format!(
-                "Casebook has no person with id {native}"
-            )));
+            return Err(errors::not_found_in(
+                System::Casebook,
+                format!("Casebook has no person with id {native}"),
+            ));
         };
         let mut contact = Contact::new(link);
         contact.casebook = Some(person);
@@ -157,9 +159,10 @@ impl Query {
             .await
             .or_internal()?;
         let Some(link) = links.get(&native).cloned() else {
-            return Err(errors::not_found(format!(
-                "GHL has no contact with id {native}"
-            )));
+            return Err(errors::not_found_in(
+                System::Ghl,
+                format!("GHL has no contact with id {native}"),
+            ));
         };
         let mut contact = Contact::new(link);
         contact.ghl = Some(Box::new(record));
@@ -221,9 +224,10 @@ impl Query {
                     .await
                     .map_err(upstream)?;
                 if note.note_type.as_deref() != Some(APPOINTMENT_NOTE_TYPE) {
-                    return Err(errors::not_found(format!(
-                        "Casebook has no appointment with id {id}"
-                    )));
+                    return Err(errors::not_found_in(
+                        System::Casebook,
+                        format!("Casebook has no appointment with id {id}"),
+                    ));
                 }
                 Some(Node::Appointment(Appointment::from_casebook(note)))
             }

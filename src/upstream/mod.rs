@@ -37,8 +37,12 @@ impl System {
 }
 
 impl fmt::Display for System {
+    /// Writes the system's name as people write it: `Casebook` or `GHL`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(match self {
+            System::Casebook => "Casebook",
+            System::Ghl => "GHL",
+        })
     }
 }
 

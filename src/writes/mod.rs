@@ -392,7 +392,8 @@ impl Writes {
                 let unknown = write.is_create() && error.outcome_unknown();
                 warn!(
                     tenant = %tenant.id, system = %system, operation = write.summary(),
-                    code = error.code(), error = %error, "write failed; queued in the outbox"
+                    code = error.code(), error = %error, transient = error.is_transient(),
+                    "write failed; recorded in the outbox"
                 );
                 let job = self
                     .outbox
@@ -523,6 +524,10 @@ impl Writes {
                 && side.status == SyncStatus::Failed
                 && let Some(error) = side.error.clone()
             {
+                // Nothing was written and the caller gets the error, so no entry is kept.
+                if let Some(job) = &side.job_id {
+                    self.outbox.delete(&tenant.id, job).await?;
+                }
                 return Err(WriteError::Upstream(error));
             }
             if first_error.is_none() {

@@ -355,6 +355,16 @@ impl Outbox {
         Ok(())
     }
 
+    /// Removes an entry.
+    pub async fn delete(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM outbox WHERE tenant = ? AND id = ?")
+            .bind(tenant)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Queues a pending or failed entry to run now. Returns `None` for an unknown id.
     pub async fn retry_now(&self, tenant: &str, id: &str) -> Result<Option<Job>, StoreError> {
         let now = timestamp(Utc::now());

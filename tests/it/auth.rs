@@ -65,3 +65,27 @@ async fn graphiql_page_is_served() {
     let page = response.text().await.unwrap();
     assert!(page.contains("graphiql"), "GraphiQL page");
 }
+
+#[tokio::test]
+async fn malformed_body_is_checked_after_the_key() {
+    let app = TestApp::start().await;
+    let send = |key: Option<&'static str>| {
+        let mut request = app
+            .http
+            .post(app.graphql_url())
+            .header("Content-Type", "application/json")
+            .body("{bad");
+        if let Some(key) = key {
+            request = request.header("Authorization", key);
+        }
+        request.send()
+    };
+
+    let without_key = send(None).await.unwrap();
+    assert_eq!(without_key.status(), 401);
+
+    let with_key = send(Some("bearer test-api-key-0123456789")).await.unwrap();
+    assert_eq!(with_key.status(), 400, "a lower-case scheme is accepted");
+    let body: serde_json::Value = with_key.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+}

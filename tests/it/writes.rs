@@ -726,3 +726,22 @@ async fn mapped_attribute_reaches_casebook_and_a_ghl_custom_field() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn rejected_first_write_leaves_no_outbox_entry() {
+    let app = TestApp::start().await;
+    let payload = create_contact(&app, "rejected@example.org").await;
+    let body = app
+        .query(
+            r#"mutation ($id: ID!) { createAppointment(input: { contactId: $id, title: "T",
+                 startsAt: "2026-12-15T10:00:00Z", calendarId: "NoSuchCalendar" }) { ghl casebook } }"#,
+            json!({ "id": payload["contact"]["id"] }),
+        )
+        .await;
+    assert!(
+        !error_codes(&body).is_empty(),
+        "GHL rejects the unknown calendar: {body:#}"
+    );
+    let pending = app.data("{ pendingSyncs { id } }", json!({})).await;
+    assert_eq!(pending["pendingSyncs"], json!([]));
+}
