@@ -5,6 +5,7 @@
 #   --quick         short phases and fewer runs, for a smoke test (under a minute after the build)
 #   --latency-ms N  delay each simulator adds to every request (default 20)
 #   --out DIR       where logs, configs and results.jsonl go (default target/bench/<UTC time>)
+#   BATCH_DELAY_US  environment variable: the gateway's loaders.batch_delay_us (default 1000)
 #
 # It builds the release binary and the load generator (benches/load), starts both
 # simulators, then for each case a fresh gateway or Hive Gateway peer, all on 127.0.0.1
@@ -214,7 +215,7 @@ window_ms = 10000
 [cache]
 enabled = $2
 [loaders]
-batch_delay_us = 1000
+batch_delay_us = ${BATCH_DELAY_US:-1000}
 [tenants.bench]
 api_keys = ["$API_KEY"]
 [tenants.bench.casebook]
