@@ -3,7 +3,6 @@
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tracing::error;
 use tracing_subscriber::EnvFilter;
 
 use casebook_ghl_gateway::{
@@ -34,7 +33,7 @@ enum LogFormat {
 enum Command {
     /// Start both upstream simulators with seeded data, then the gateway in front of them.
     Demo {
-        /// Address of the gateway.
+        /// Address of the gateway, written IP:PORT.
         #[arg(long, default_value = "127.0.0.1:4000")]
         listen: SocketAddr,
         /// API key that clients (and the preconfigured GraphiQL) send as a bearer token.
@@ -112,7 +111,6 @@ async fn main() -> ExitCode {
     match run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            error!(error = %message, "stopped");
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
