@@ -1370,6 +1370,7 @@ impl Mutation {
             .await
             .or_internal()?
             .ok_or_else(|| errors::not_found(format!("no outbox entry has id {}", id.as_str())))?;
+        request.writes.forget_views(&request.tenant.id);
         request.writes.wake_worker();
         Ok(SyncJob(job))
     }

@@ -291,6 +291,12 @@ impl Writes {
         &self.config
     }
 
+    /// Drops the tenant's cached list pages and query responses, which include the
+    /// outbox views, after an outbox entry changed.
+    pub fn forget_views(&self, tenant: &str) {
+        self.cache.invalidate_lists(tenant);
+    }
+
     /// Wakes the worker, after an entry was queued.
     pub fn wake_worker(&self) {
         self.wake.notify_one();

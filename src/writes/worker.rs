@@ -109,7 +109,9 @@ async fn run_job(
             writes
                 .outbox()
                 .fail(&job.id, failure.code(), unknown, retry_at)
-                .await
+                .await?;
+            writes.forget_views(&tenant.id);
+            Ok(())
         }
     }
 }
