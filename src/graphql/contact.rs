@@ -58,6 +58,52 @@ pub struct Prefetched {
     ghl_appointments: Listed<GhlAppointment>,
 }
 
+/// Runs `load` for `id` when there is one.
+async fn when<T>(id: Option<String>, load: impl AsyncFnOnce(String) -> T) -> Option<T> {
+    match id {
+        Some(id) => Some(load(id).await),
+        None => None,
+    }
+}
+
+type Loaded<T> = std::result::Result<Vec<T>, UpstreamError>;
+
+async fn load_casebook_tasks(loaders: &Loaders, id: String) -> Loaded<CasebookTask> {
+    loaders
+        .casebook_tasks
+        .load_one(id)
+        .await
+        .map(Option::unwrap_or_default)
+}
+
+async fn load_casebook_notes(loaders: &Loaders, id: String) -> Loaded<CasebookNote> {
+    loaders
+        .casebook_notes
+        .load_one(id)
+        .await
+        .map(Option::unwrap_or_default)
+}
+
+async fn load_casebook_appointments(loaders: &Loaders, id: String) -> Loaded<CasebookNote> {
+    loaders
+        .casebook_appointments
+        .load_one(id)
+        .await
+        .map(Option::unwrap_or_default)
+}
+
+async fn load_ghl_tasks(loaders: &Loaders, id: String) -> Loaded<GhlTask> {
+    flatten_per_key(loaders.ghl_tasks.load_one(id).await)
+}
+
+async fn load_ghl_notes(loaders: &Loaders, id: String) -> Loaded<GhlNote> {
+    flatten_per_key(loaders.ghl_notes.load_one(id).await)
+}
+
+async fn load_ghl_appointments(loaders: &Loaders, id: String) -> Loaded<GhlAppointment> {
+    flatten_per_key(loaders.ghl_appointments.load_one(id).await)
+}
+
 /// Reads the child lists that the current field's selection asks for (directly or through
 /// `history`) on the sides that exist.
 pub async fn prefetch(
@@ -83,60 +129,19 @@ pub async fn prefetch(
         ghl_notes,
         ghl_appointments,
     ) = futures::join!(
-        async {
-            match casebook(tasks) {
-                Some(id) => Some(
-                    loaders
-                        .casebook_tasks
-                        .load_one(id)
-                        .await
-                        .map(Option::unwrap_or_default),
-                ),
-                None => None,
-            }
-        },
-        async {
-            match casebook(notes) {
-                Some(id) => Some(
-                    loaders
-                        .casebook_notes
-                        .load_one(id)
-                        .await
-                        .map(Option::unwrap_or_default),
-                ),
-                None => None,
-            }
-        },
-        async {
-            match casebook(appointments) {
-                Some(id) => Some(
-                    loaders
-                        .casebook_appointments
-                        .load_one(id)
-                        .await
-                        .map(Option::unwrap_or_default),
-                ),
-                None => None,
-            }
-        },
-        async {
-            match ghl(tasks) {
-                Some(id) => Some(flatten_per_key(loaders.ghl_tasks.load_one(id).await)),
-                None => None,
-            }
-        },
-        async {
-            match ghl(notes) {
-                Some(id) => Some(flatten_per_key(loaders.ghl_notes.load_one(id).await)),
-                None => None,
-            }
-        },
-        async {
-            match ghl(appointments) {
-                Some(id) => Some(flatten_per_key(loaders.ghl_appointments.load_one(id).await)),
-                None => None,
-            }
-        },
+        when(casebook(tasks), async |id| load_casebook_tasks(loaders, id)
+            .await),
+        when(casebook(notes), async |id| load_casebook_notes(loaders, id)
+            .await),
+        when(casebook(appointments), async |id| {
+            load_casebook_appointments(loaders, id).await
+        }),
+        when(ghl(tasks), async |id| load_ghl_tasks(loaders, id).await),
+        when(ghl(notes), async |id| load_ghl_notes(loaders, id).await),
+        when(ghl(appointments), async |id| load_ghl_appointments(
+            loaders, id
+        )
+        .await),
     );
     Prefetched {
         casebook_tasks,
@@ -265,14 +270,8 @@ impl Contact {
             ctx,
             RecordKind::Task,
             prefetched,
-            async |loaders, id| {
-                loaders
-                    .casebook_tasks
-                    .load_one(id)
-                    .await
-                    .map(Option::unwrap_or_default)
-            },
-            async |loaders, id| flatten_per_key(loaders.ghl_tasks.load_one(id).await),
+            load_casebook_tasks,
+            load_ghl_tasks,
             Task::from_casebook,
             Task::from_ghl,
         )
@@ -285,14 +284,8 @@ impl Contact {
             ctx,
             RecordKind::Note,
             prefetched,
-            async |loaders, id| {
-                loaders
-                    .casebook_notes
-                    .load_one(id)
-                    .await
-                    .map(Option::unwrap_or_default)
-            },
-            async |loaders, id| flatten_per_key(loaders.ghl_notes.load_one(id).await),
+            load_casebook_notes,
+            load_ghl_notes,
             Note::from_casebook,
             Note::from_ghl,
         )
@@ -308,14 +301,8 @@ impl Contact {
             ctx,
             RecordKind::Appointment,
             prefetched,
-            async |loaders, id| {
-                loaders
-                    .casebook_appointments
-                    .load_one(id)
-                    .await
-                    .map(Option::unwrap_or_default)
-            },
-            async |loaders, id| flatten_per_key(loaders.ghl_appointments.load_one(id).await),
+            load_casebook_appointments,
+            load_ghl_appointments,
             Appointment::from_casebook,
             |event, _contact_id| Appointment::from_ghl(event),
         )
