@@ -17,6 +17,7 @@ use url::Url;
 
 use crate::{
     cache::CacheConfig,
+    credentials::{cipher::TokenCipher, ghl_oauth::GhlOAuthConfig},
     graphql::loaders::LoaderConfig,
     identity::PhoneRegion,
     upstream::{
@@ -55,6 +56,13 @@ pub struct Config {
     /// Tenants by id: each is one GHL location plus one Casebook organisation.
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// The GHL marketplace app that tenants without a private integration token use.
+    #[serde(default)]
+    pub ghl_oauth: Option<GhlOAuthConfig>,
+    /// Base64 of a 32-byte key that encrypts stored OAuth tokens. Set it through
+    /// `CBG_TOKEN_ENCRYPTION_KEY`; it is required when a tenant uses GHL OAuth.
+    #[serde(default)]
+    pub token_encryption_key: Option<SecretString>,
 }
 
 /// The gateway's own database.
@@ -160,26 +168,53 @@ pub struct TenantConfig {
     pub ghl: GhlConfig,
 }
 
-/// A tenant's Casebook organisation.
+/// A tenant's Casebook organisation. It authenticates with either `token` or
+/// `client_credentials`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CasebookConfig {
     /// API base URL, such as `https://api.casebook.net`.
     pub base_url: Url,
-    /// Bearer token for the API.
-    pub token: SecretString,
+    /// A fixed bearer token for the API.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    /// OAuth 2.0 client credentials of a Casebook incoming application.
+    #[serde(default)]
+    pub client_credentials: Option<ClientCredentialsConfig>,
+}
+
+/// Client credentials and the token URL they are exchanged at.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCredentialsConfig {
+    /// The token URL: the application's callback URL followed by `/oauth2/token`. It is
+    /// not the API base URL.
+    pub token_url: Url,
+    pub client_id: String,
+    /// Set it through `CBG_TENANTS__<ID>__CASEBOOK__CLIENT_CREDENTIALS__CLIENT_SECRET`.
+    pub client_secret: SecretString,
+    /// Seconds before expiry at which a token is replaced. Default 60.
+    #[serde(default = "default_token_margin_s")]
+    pub refresh_margin_s: u64,
+}
+
+fn default_token_margin_s() -> u64 {
+    60
 }
 
 /// A tenant's GHL sub-account.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GhlConfig {
-    /// API base URL, such as `https://services.leadconnectorhq.com`.
+    /// API base URL, such as `https://services.leadconnectorhq.com`. GHL's token endpoint
+    /// is `/oauth/token` under it.
     pub base_url: Url,
     /// The sub-account (location) id.
     pub location_id: String,
-    /// A location access token or private integration token.
-    pub token: SecretString,
+    /// A private integration token of the location. Without it, the tenant uses the OAuth
+    /// app in `[ghl_oauth]`, installed through `/oauth/ghl/install?tenant=<id>`.
+    #[serde(default)]
+    pub token: Option<SecretString>,
 }
 
 /// A configuration that could not be loaded or is not valid.
@@ -288,13 +323,95 @@ impl Config {
             if tenant.ghl.location_id.trim().is_empty() {
                 return invalid(format!("tenants.{id}.ghl.location_id is empty"));
             }
-            if tenant.ghl.token.expose_secret().is_empty()
-                || tenant.casebook.token.expose_secret().is_empty()
-            {
-                return invalid(format!("tenants.{id} has an empty upstream token"));
+            validate_casebook_auth(id, &tenant.casebook)?;
+            match &tenant.ghl.token {
+                Some(token) if token.expose_secret().trim().is_empty() => {
+                    return invalid(format!("tenants.{id}.ghl.token is empty"));
+                }
+                Some(_) => {}
+                None if self.ghl_oauth.is_none() => {
+                    return invalid(format!(
+                        "tenants.{id}.ghl has no token and [ghl_oauth] is not configured: set tenants.{id}.ghl.token to a private integration token, or configure the OAuth app in [ghl_oauth]"
+                    ));
+                }
+                None => {}
             }
         }
+        if let Some(oauth) = &self.ghl_oauth {
+            oauth.validate().map_err(ConfigError::Invalid)?;
+        }
+        self.token_cipher()?;
         Ok(())
+    }
+
+    /// Ids of the tenants that use GHL OAuth.
+    pub fn ghl_oauth_tenants(&self) -> Vec<&str> {
+        self.tenants
+            .iter()
+            .filter(|(_, tenant)| tenant.ghl.token.is_none())
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+
+    /// The cipher for stored tokens: required when a tenant uses GHL OAuth, whose tokens
+    /// are stored, and `None` when nothing is stored.
+    pub fn token_cipher(&self) -> Result<Option<TokenCipher>, ConfigError> {
+        let oauth_tenants = self.ghl_oauth_tenants();
+        let cipher = match &self.token_encryption_key {
+            Some(key) => Some(TokenCipher::from_base64(key).map_err(ConfigError::Invalid)?),
+            None => None,
+        };
+        if cipher.is_none() && !oauth_tenants.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "token_encryption_key is not set, but tenant {} uses GHL OAuth, whose tokens are stored encrypted: set CBG_TOKEN_ENCRYPTION_KEY to a base64 32-byte key (generate one with `openssl rand -base64 32`)",
+                oauth_tenants.join(", ")
+            )));
+        }
+        Ok(cipher)
+    }
+}
+
+/// Checks that a Casebook organisation has exactly one way to authenticate.
+fn validate_casebook_auth(id: &str, casebook: &CasebookConfig) -> Result<(), ConfigError> {
+    let invalid = |message: String| Err(ConfigError::Invalid(message));
+    match (&casebook.token, &casebook.client_credentials) {
+        (Some(_), Some(_)) => invalid(format!(
+            "tenants.{id}.casebook has both token and client_credentials: keep one"
+        )),
+        (None, None) => invalid(format!(
+            "tenants.{id}.casebook has neither token nor client_credentials: configure the incoming application's client_credentials (or a fixed token)"
+        )),
+        (Some(token), None) if token.expose_secret().trim().is_empty() => {
+            invalid(format!("tenants.{id}.casebook.token is empty"))
+        }
+        (Some(_), None) => Ok(()),
+        (None, Some(credentials)) => {
+            let key = format!("tenants.{id}.casebook.client_credentials");
+            if !matches!(credentials.token_url.scheme(), "http" | "https") {
+                return invalid(format!("{key}.token_url must be an http or https URL"));
+            }
+            if credentials.token_url.query().is_some() {
+                return invalid(format!(
+                    "{key}.token_url has a query string: remove it, the client id and secret are sent in the request body"
+                ));
+            }
+            if credentials.client_id.trim().is_empty() {
+                return invalid(format!("{key}.client_id is empty"));
+            }
+            if credentials.client_secret.expose_secret().trim().is_empty() {
+                return invalid(format!(
+                    "{key}.client_secret is empty: set CBG_TENANTS__{}__CASEBOOK__CLIENT_CREDENTIALS__CLIENT_SECRET",
+                    id.to_ascii_uppercase()
+                ));
+            }
+            if credentials.refresh_margin_s >= 1800 {
+                return invalid(format!(
+                    "{key}.refresh_margin_s is {}: use less than 1800 seconds (Casebook tokens last one hour)",
+                    credentials.refresh_margin_s
+                ));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -386,10 +503,83 @@ mod tests {
                 Config::load(Some(Path::new("gateway.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.listen.port(), 4100);
             let tenant = &config.tenants["acme"];
-            assert_eq!(tenant.ghl.token.expose_secret(), "from-env");
+            assert_eq!(
+                tenant.ghl.token.as_ref().unwrap().expose_secret(),
+                "from-env"
+            );
             assert_eq!(tenant.api_keys[0].expose_secret(), "env-key");
             Ok(())
         });
+    }
+
+    const OAUTH_APP: &str = r#"
+        [ghl_oauth]
+        client_id = "app"
+        client_secret = "secret"
+        redirect_uri = "http://127.0.0.1:4000/oauth/ghl/callback"
+        authorize_url = "http://127.0.0.1:9002/oauth/chooselocation"
+    "#;
+
+    #[test]
+    fn ghl_oauth_needs_the_encryption_key() {
+        let text = format!("{}\n{OAUTH_APP}", MINIMAL.replace("token = \"ghl\"", ""));
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("CBG_TOKEN_ENCRYPTION_KEY"), "{error}");
+        assert!(error.contains("acme"), "{error}");
+
+        let key = "token_encryption_key = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"";
+        let config = parse(&format!("{key}\n{text}")).unwrap();
+        assert_eq!(config.ghl_oauth_tenants(), vec!["acme"]);
+        assert!(config.token_cipher().unwrap().is_some());
+    }
+
+    #[test]
+    fn ghl_without_token_or_app_is_rejected() {
+        let error = parse(&MINIMAL.replace("token = \"ghl\"", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("tenants.acme.ghl has no token"), "{error}");
+    }
+
+    #[test]
+    fn short_encryption_key_is_rejected() {
+        let text = format!("token_encryption_key = \"c2hvcnQ=\"\n{MINIMAL}");
+        let error = parse(&text).unwrap_err().to_string();
+        assert!(error.contains("32 bytes"), "{error}");
+        assert!(!error.contains("c2hvcnQ"), "{error}");
+    }
+
+    #[test]
+    fn casebook_needs_exactly_one_credential() {
+        let both = MINIMAL.replace(
+            "token = \"cb\"",
+            "token = \"cb\"\n[tenants.acme.casebook.client_credentials]\ntoken_url = \"http://127.0.0.1:9003/oauth2/token\"\nclient_id = \"c\"\nclient_secret = \"s\"",
+        );
+        let error = parse(&both).unwrap_err().to_string();
+        assert!(
+            error.contains("both token and client_credentials"),
+            "{error}"
+        );
+
+        let client_only = both.replace("token = \"cb\"\n", "");
+        let config = parse(&client_only).unwrap();
+        let client = config.tenants["acme"]
+            .casebook
+            .client_credentials
+            .as_ref()
+            .unwrap();
+        assert_eq!(client.refresh_margin_s, 60);
+
+        let in_query = client_only.replace("/oauth2/token", "/oauth2/token?client_secret=s");
+        let error = parse(&in_query).unwrap_err().to_string();
+        assert!(error.contains("query string"), "{error}");
+
+        let neither = MINIMAL.replace("token = \"cb\"", "");
+        let error = parse(&neither).unwrap_err().to_string();
+        assert!(
+            error.contains("neither token nor client_credentials"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -79,12 +79,13 @@ pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url
         api_keys: vec![SecretString::from(api_key.to_string())],
         casebook: CasebookConfig {
             base_url: Url::parse(casebook_url).expect("simulator URL is valid"),
-            token: SecretString::from(casebook::DEFAULT_TOKEN.to_string()),
+            token: Some(SecretString::from(casebook::DEFAULT_TOKEN.to_string())),
+            client_credentials: None,
         },
         ghl: GhlConfig {
             base_url: Url::parse(ghl_url).expect("simulator URL is valid"),
             location_id: GHL_LOCATION_ID.to_string(),
-            token: SecretString::from(ghl::DEFAULT_TOKEN.to_string()),
+            token: Some(SecretString::from(ghl::DEFAULT_TOKEN.to_string())),
         },
     };
     Config {
@@ -111,6 +112,8 @@ pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url
             ..WriteConfig::default()
         },
         tenants: BTreeMap::from([(DEMO_TENANT.to_string(), tenant)]),
+        ghl_oauth: None,
+        token_encryption_key: None,
     }
 }
 

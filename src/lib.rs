@@ -5,11 +5,13 @@
 
 pub mod cache;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod graphql;
 pub mod identity;
 pub mod linking;
 pub mod metrics;
+pub mod oauth_install;
 pub mod server;
 pub mod sim;
 pub mod store;

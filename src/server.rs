@@ -20,9 +20,11 @@ use tracing::{error, info};
 use crate::{
     cache::RecordCache,
     config::{Config, ConfigError},
+    credentials::store::TokenStore,
     graphql::{GatewaySchema, RequestContext, build_schema, loaders::LoaderConfig},
     linking,
     metrics::Metrics,
+    oauth_install,
     store::{LinkStore, StoreError},
     tenant::Tenant,
     upstream::limits::LimitsRegistry,
@@ -58,6 +60,8 @@ pub struct Gateway {
     cache_responses: bool,
     worker: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     tenants: Vec<Arc<Tenant>>,
+    /// Stored OAuth tokens and install states, when a key for them is configured.
+    token_store: Option<TokenStore>,
     /// The GraphiQL page, when it is enabled.
     graphiql: Option<String>,
 }
@@ -78,10 +82,18 @@ impl Gateway {
         let store = LinkStore::connect(&config.database.url).await?;
         let metrics = Metrics::new();
         let limits = LimitsRegistry::default();
+        let token_store = config
+            .token_cipher()?
+            .map(|cipher| TokenStore::new(store.pool().clone(), cipher, "ghl"));
         let mut tenants = Vec::with_capacity(config.tenants.len());
         for (id, tenant) in &config.tenants {
             tenants.push(Arc::new(Tenant::from_config(
-                id, tenant, config, &metrics, &limits,
+                id,
+                tenant,
+                config,
+                &metrics,
+                &limits,
+                token_store.as_ref(),
             )?));
         }
         let graphiql = config.graphiql.then(|| {
@@ -110,6 +122,7 @@ impl Gateway {
             cache_responses: config.cache.enabled && config.cache.responses,
             worker: std::sync::Mutex::new(None),
             tenants,
+            token_store,
             graphiql,
         });
 
@@ -179,6 +192,16 @@ impl Gateway {
         }
     }
 
+    /// The tenant with this id.
+    pub fn tenant(&self, id: &str) -> Option<&Arc<Tenant>> {
+        self.tenants.iter().find(|tenant| tenant.id == id)
+    }
+
+    /// Stored OAuth tokens and install states, when configured.
+    pub fn token_store(&self) -> Option<&TokenStore> {
+        self.token_store.as_ref()
+    }
+
     /// The process counters.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
@@ -191,11 +214,23 @@ impl Gateway {
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
             .route("/metrics", get(metrics))
+            .route("/oauth/ghl/install", get(oauth_install::install))
+            .route("/oauth/ghl/callback", get(oauth_install::callback))
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::GATEWAY_TIMEOUT,
                 REQUEST_TIMEOUT,
             ))
-            .layer(TraceLayer::new_for_http())
+            // Spans carry the path only: query strings such as the OAuth callback's code
+            // stay out of the logs.
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %request.method(),
+                        path = request.uri().path(),
+                    )
+                }),
+            )
             .with_state(self.clone())
     }
 

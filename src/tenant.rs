@@ -1,13 +1,19 @@
 //! A tenant at run time: its upstream clients and matching settings.
 
+use std::{sync::Arc, time::Duration};
+
 use secrecy::SecretString;
 
 use crate::{
     config::{Config, ConfigError, TenantConfig},
+    credentials::{
+        Credentials, client_credentials::ClientCredentials, endpoint::TokenEndpoint,
+        ghl_oauth::GhlOAuth, store::TokenStore,
+    },
     identity::PhoneRegion,
     metrics::Metrics,
     upstream::limits::LimitsRegistry,
-    upstream::{UpstreamError, casebook::CasebookClient, ghl::GhlClient},
+    upstream::{System, UpstreamError, casebook::CasebookClient, ghl::GhlClient},
 };
 
 /// One GHL location plus one Casebook organisation, reached with the tenant's own clients.
@@ -17,6 +23,8 @@ pub struct Tenant {
     pub ghl: GhlClient,
     pub region: PhoneRegion,
     pub(crate) api_keys: Vec<SecretString>,
+    /// The GHL OAuth tokens, when the tenant has no private integration token.
+    pub ghl_oauth: Option<Arc<GhlOAuth>>,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -38,6 +46,7 @@ impl Tenant {
         config: &Config,
         metrics: &Metrics,
         limits: &LimitsRegistry,
+        token_store: Option<&TokenStore>,
     ) -> Result<Tenant, ConfigError> {
         let mut settings = config.upstream.http_settings();
         settings.metrics = Some(metrics.clone());
@@ -49,18 +58,80 @@ impl Tenant {
                 "tenants.{id}.{system}: could not build the HTTP client: {error}"
             ))
         };
-        let casebook = CasebookClient::new(
+        let invalid = |message: String| ConfigError::Invalid(format!("tenants.{id}: {message}"));
+        let token_timeout = Duration::from_millis(config.upstream.request_timeout_ms);
+
+        let casebook_credentials =
+            match (&tenant.casebook.token, &tenant.casebook.client_credentials) {
+                (Some(token), _) => Credentials::fixed(System::Casebook, token.clone())
+                    .map_err(|e| client_error("casebook", e))?,
+                (None, Some(client)) => {
+                    let endpoint = TokenEndpoint::new(
+                        System::Casebook,
+                        client.token_url.clone(),
+                        token_timeout,
+                        Some(metrics.clone()),
+                    )
+                    .map_err(invalid)?;
+                    Credentials::ClientCredentials(Arc::new(ClientCredentials::new(
+                        id,
+                        endpoint,
+                        client.client_id.clone(),
+                        client.client_secret.clone(),
+                        Duration::from_secs(client.refresh_margin_s),
+                    )))
+                }
+                (None, None) => {
+                    return Err(invalid(
+                        "casebook has neither token nor client_credentials".to_string(),
+                    ));
+                }
+            };
+        let mut ghl_oauth = None;
+        let ghl_credentials = match (&tenant.ghl.token, &config.ghl_oauth, token_store) {
+            (Some(token), _, _) => Credentials::fixed(System::Ghl, token.clone())
+                .map_err(|e| client_error("ghl", e))?,
+            (None, Some(app), Some(store)) => {
+                let mut token_url = tenant.ghl.base_url.clone();
+                let prefix = token_url.path().trim_end_matches('/').to_string();
+                token_url.set_path(&format!("{prefix}/oauth/token"));
+                let endpoint = TokenEndpoint::new(
+                    System::Ghl,
+                    token_url,
+                    token_timeout,
+                    Some(metrics.clone()),
+                )
+                .map_err(invalid)?;
+                let oauth = Arc::new(GhlOAuth::new(
+                    id,
+                    &tenant.ghl.location_id,
+                    Arc::new(app.clone()),
+                    endpoint,
+                    store.clone(),
+                ));
+                ghl_oauth = Some(oauth.clone());
+                Credentials::GhlOAuth(oauth)
+            }
+            (None, _, _) => {
+                return Err(invalid(
+                    "ghl has no token, and GHL OAuth needs [ghl_oauth] and token_encryption_key"
+                        .to_string(),
+                ));
+            }
+        };
+
+        let casebook = CasebookClient::with_credentials(
             tenant.casebook.base_url.clone(),
-            tenant.casebook.token.clone(),
+            casebook_credentials,
             &casebook_settings,
         )
         .map_err(|e| client_error("casebook", e))?
         .with_max_url_length(config.upstream.casebook_max_url_length)
         .with_max_ids_per_request(config.upstream.casebook_max_ids_per_request);
-        let ghl = GhlClient::new(
+        let ghl = GhlClient::with_credentials(
             tenant.ghl.base_url.clone(),
             tenant.ghl.location_id.clone(),
-            tenant.ghl.token.clone(),
+            ghl_credentials,
             &settings,
         )
         .map_err(|e| client_error("ghl", e))?;
@@ -70,6 +141,7 @@ impl Tenant {
             ghl,
             region: config.linking.region()?,
             api_keys: tenant.api_keys.clone(),
+            ghl_oauth,
         })
     }
 }

@@ -13,11 +13,23 @@ use crate::{store::StoreError, upstream::UpstreamError};
 pub fn upstream(error: &UpstreamError) -> Error {
     warn!(system = %error.system(), code = error.code(), error = %error, "upstream call failed");
     let message = match error {
-        UpstreamError::Unauthorized { system, .. } => {
+        UpstreamError::Unauthorized { system, detail } => {
             format!(
-                "{system} rejected the gateway's credentials; check the tenant's {} token",
+                "{system} rejected the gateway's credentials ({}); check the tenant's {} credentials",
+                client_safe_reason(detail),
                 system.as_str().to_lowercase()
             )
+        }
+        UpstreamError::ReinstallRequired {
+            system,
+            account,
+            install_path,
+            reason,
+        } => format!(
+            "{system} location {account} must be installed again: {reason}. Open {install_path} on the gateway to install the app"
+        ),
+        UpstreamError::CredentialStore { system, .. } => {
+            format!("the gateway could not read or store its {system} credentials; try again")
         }
         UpstreamError::Forbidden { system, .. } => {
             format!("{system} denied access to this record for the tenant's credentials")
@@ -68,6 +80,10 @@ pub fn upstream(error: &UpstreamError) -> Error {
         if let Some(status) = error.status() {
             extensions.set("upstreamStatus", status);
         }
+        if let UpstreamError::ReinstallRequired { install_path, .. } = error {
+            extensions.set("reason", "REINSTALL_REQUIRED");
+            extensions.set("installPath", install_path.as_str());
+        }
         if let UpstreamError::RateLimited {
             retry_after: Some(wait),
             ..
@@ -76,6 +92,23 @@ pub fn upstream(error: &UpstreamError) -> Error {
             extensions.set("retryAfterSeconds", wait.as_secs().max(1));
         }
     })
+}
+
+/// The part of a 401 detail that may reach a client: GHL's fixed reasons (scope, `Version`
+/// header, private integration token) are passed on, anything else is summarised.
+fn client_safe_reason(detail: &str) -> &'static str {
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("scope") {
+        "the token is not authorized for this scope"
+    } else if lower.contains("version header") {
+        "the Version header was missing or invalid"
+    } else if lower.contains("private integration") {
+        "the private integration token is invalid"
+    } else if lower.contains("client id or secret") || lower.contains("client credentials") {
+        "the OAuth client id or secret was rejected"
+    } else {
+        "the token is invalid or expired"
+    }
 }
 
 /// Client-facing error for a failure of the gateway's own database.

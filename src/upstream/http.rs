@@ -11,7 +11,6 @@ use reqwest::{
     Method, StatusCode,
     header::{self, HeaderMap, HeaderValue},
 };
-use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use tracing::{Instrument, field::Empty};
 use url::Url;
@@ -21,7 +20,10 @@ use super::{
     limits::CallLimits,
     resilience::{Admission, Breaker, BreakerConfig, RetryConfig, counts_as_outage, is_retryable},
 };
-use crate::metrics::{Metrics, UPSTREAM_REQUESTS};
+use crate::{
+    credentials::{Bearer, Credentials},
+    metrics::{Metrics, UPSTREAM_REQUESTS},
+};
 
 /// Timeouts and limits shared by both upstream clients.
 #[derive(Debug, Clone)]
@@ -102,8 +104,7 @@ pub(crate) struct Upstream {
     system: System,
     client: reqwest::Client,
     base_url: Url,
-    authorization: HeaderValue,
-    token: SecretString,
+    credentials: Credentials,
     max_response_bytes: usize,
     metrics: Option<Metrics>,
     limits: Option<Arc<CallLimits>>,
@@ -121,11 +122,12 @@ impl std::fmt::Debug for Upstream {
 }
 
 impl Upstream {
-    /// Builds the transport after checking the base URL and the token.
-    pub fn new(
+    /// Builds the transport after checking the base URL; every call asks `credentials`
+    /// for its `Authorization` header.
+    pub fn with_credentials(
         system: System,
         base_url: Url,
-        token: SecretString,
+        credentials: Credentials,
         settings: &HttpSettings,
     ) -> Result<Upstream, UpstreamError> {
         let config_error = |detail: String| UpstreamError::Connect { system, detail };
@@ -146,23 +148,6 @@ impl Upstream {
                 "the {system} base URL contains user credentials; remove them and configure the token instead"
             )));
         }
-
-        let secret = token.expose_secret();
-        if secret.trim().is_empty() {
-            return Err(UpstreamError::Unauthorized {
-                system,
-                detail: format!("the {system} token is empty; configure a bearer token"),
-            });
-        }
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {secret}")).map_err(|_| {
-            UpstreamError::Unauthorized {
-                system,
-                detail: format!(
-                    "the {system} token contains characters that cannot be sent in an HTTP header; check it for line breaks or non-ASCII text"
-                ),
-            }
-        })?;
-        authorization.set_sensitive(true);
 
         // Redirects are not followed and proxy variables are ignored, so a request only
         // ever goes to the configured host.
@@ -187,8 +172,7 @@ impl Upstream {
             system,
             client,
             base_url,
-            authorization,
-            token,
+            credentials,
             max_response_bytes: settings.max_response_bytes,
             metrics: settings.metrics.clone(),
             limits: settings.limits.clone(),
@@ -231,6 +215,7 @@ impl Upstream {
         let started = std::time::Instant::now();
         let budget = Duration::from_millis(self.retry.budget_ms);
         let mut attempt = 1;
+        let mut renewed = false;
         loop {
             if let Admission::Reject(retry_after) = self.breaker.admit() {
                 return Err(UpstreamError::CircuitOpen {
@@ -238,7 +223,8 @@ impl Upstream {
                     retry_after,
                 });
             }
-            let result = self.send_once(call.clone(), classify).await;
+            let bearer = self.credentials.bearer().await?;
+            let result = self.send_once(call.clone(), classify, &bearer).await;
             let outage = result.as_ref().err().is_some_and(counts_as_outage);
             if self.breaker.record(outage) {
                 tracing::warn!(system = self.system.as_str(), route = %call.route, "circuit breaker opened");
@@ -247,6 +233,18 @@ impl Upstream {
                 Ok(body) => return Ok(body),
                 Err(error) => error,
             };
+            // A 401 means the request was not carried out, so even a POST is sent again,
+            // once, with a renewed token.
+            if let UpstreamError::Unauthorized { detail, .. } = &error
+                && !renewed
+                && self.credentials.renewable()
+                && token_may_be_stale(detail)
+            {
+                renewed = true;
+                tracing::info!(system = self.system.as_str(), route = %call.route, "token rejected; renewing it and sending the request again");
+                self.credentials.renew(&bearer).await?;
+                continue;
+            }
             if !idempotent || !is_retryable(&error) || attempt >= self.retry.max_attempts {
                 return Err(error);
             }
@@ -272,6 +270,7 @@ impl Upstream {
         &self,
         call: Call<'_>,
         classify: Option<ErrorClassifier>,
+        bearer: &Bearer,
     ) -> Result<Vec<u8>, UpstreamError> {
         let span = tracing::info_span!(
             "upstream.request",
@@ -291,7 +290,7 @@ impl Upstream {
         let mut status = None;
         let started = std::time::Instant::now();
         let result = self
-            .send_inner(call, classify, &mut status)
+            .send_inner(call, classify, bearer, &mut status)
             .instrument(span.clone())
             .await;
         span.record("duration_ms", started.elapsed().as_millis() as u64);
@@ -317,12 +316,13 @@ impl Upstream {
         &self,
         call: Call<'_>,
         classify: Option<ErrorClassifier>,
+        bearer: &Bearer,
         status_out: &mut Option<u16>,
     ) -> Result<Vec<u8>, UpstreamError> {
         let mut request = self
             .client
             .request(call.method.clone(), call.url)
-            .header(header::AUTHORIZATION, self.authorization.clone())
+            .header(header::AUTHORIZATION, bearer.header.clone())
             .headers(call.headers);
         if let Some((body, media_type)) = call.body {
             request = request.header(header::CONTENT_TYPE, media_type).body(body);
@@ -357,7 +357,7 @@ impl Upstream {
             .ok()
             .flatten()
             .unwrap_or_default();
-        let messages = self.error_messages(&body);
+        let messages = error_messages(&body, bearer);
         if let Some(error) =
             classify.and_then(|classify| classify(status.as_u16(), &body, &messages))
         {
@@ -479,26 +479,23 @@ impl Upstream {
             detail: detail.to_string(),
         }
     }
+}
 
-    /// Extracts the messages of an error body, with the token removed.
-    fn error_messages(&self, body: &[u8]) -> Vec<String> {
-        extract_messages(body)
-            .into_iter()
-            .take(MAX_MESSAGES)
-            .map(|message| self.scrub(&message))
-            .collect()
-    }
+/// Extracts the messages of an error body, with the token removed and each shortened.
+fn error_messages(body: &[u8], bearer: &Bearer) -> Vec<String> {
+    extract_messages(body)
+        .into_iter()
+        .take(MAX_MESSAGES)
+        .map(|message| truncate_chars(&bearer.scrub(&message), MAX_MESSAGE_CHARS))
+        .collect()
+}
 
-    /// Removes the token from upstream text and shortens it for logs.
-    fn scrub(&self, text: &str) -> String {
-        let token = self.token.expose_secret();
-        let cleaned = if token.len() >= 4 {
-            text.replace(token, "[redacted]")
-        } else {
-            text.to_string()
-        };
-        truncate_chars(&cleaned, MAX_MESSAGE_CHARS)
-    }
+/// Whether a 401 may come from an expired or revoked token, so that a renewed token can
+/// help. GHL also answers 401 for a missing scope or `Version` header, and renewing
+/// changes neither.
+fn token_may_be_stale(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    !(lower.contains("scope") || lower.contains("version header"))
 }
 
 /// Deserializes a 2xx body, turning a mismatch into `BadResponse`.

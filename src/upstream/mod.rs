@@ -97,6 +97,20 @@ pub enum UpstreamError {
         system: System,
         retry_after: Duration,
     },
+    /// The OAuth app must be installed again for this account, because its refresh token
+    /// was rejected or it was never installed.
+    #[error("{system} account {account} must be installed again ({reason}); open {install_path}")]
+    ReinstallRequired {
+        system: System,
+        /// The GHL location id.
+        account: String,
+        /// The gateway path that starts the install, such as `/oauth/ghl/install?tenant=acme`.
+        install_path: String,
+        reason: String,
+    },
+    /// The gateway's own token storage failed.
+    #[error("the stored {system} credentials could not be read or written: {detail}")]
+    CredentialStore { system: System, detail: String },
     /// 400: a create would duplicate a record that already exists upstream, such as
     /// GHL's "This location does not allow duplicated contacts.".
     #[error("{system} already has this record{}: {detail}", existing_id.as_ref().map(|id| format!(" (id {id})")).unwrap_or_default())]
@@ -122,6 +136,8 @@ impl UpstreamError {
             | UpstreamError::BadResponse { system, .. }
             | UpstreamError::Rejected { system, .. }
             | UpstreamError::Duplicate { system, .. }
+            | UpstreamError::ReinstallRequired { system, .. }
+            | UpstreamError::CredentialStore { system, .. }
             | UpstreamError::CircuitOpen { system, .. } => *system,
         }
     }
@@ -129,7 +145,10 @@ impl UpstreamError {
     /// The stable GraphQL `extensions.code` for this failure.
     pub fn code(&self) -> &'static str {
         match self {
-            UpstreamError::Unauthorized { .. } => "UPSTREAM_UNAUTHORIZED",
+            UpstreamError::Unauthorized { .. } | UpstreamError::ReinstallRequired { .. } => {
+                "UPSTREAM_UNAUTHORIZED"
+            }
+            UpstreamError::CredentialStore { .. } => "INTERNAL_SERVER_ERROR",
             UpstreamError::Forbidden { .. } => "UPSTREAM_FORBIDDEN",
             UpstreamError::NotFound { .. } => "NOT_FOUND",
             UpstreamError::RateLimited { .. } => "UPSTREAM_RATE_LIMITED",
@@ -159,6 +178,7 @@ impl UpstreamError {
             self,
             UpstreamError::RateLimited { .. }
                 | UpstreamError::Unavailable { .. }
+                | UpstreamError::CredentialStore { .. }
                 | UpstreamError::CircuitOpen { .. }
                 | UpstreamError::Timeout { .. }
                 | UpstreamError::Connect { .. }
@@ -177,6 +197,8 @@ impl UpstreamError {
                 Some(*status)
             }
             UpstreamError::NotFound { .. }
+            | UpstreamError::ReinstallRequired { .. }
+            | UpstreamError::CredentialStore { .. }
             | UpstreamError::CircuitOpen { .. }
             | UpstreamError::Timeout { .. }
             | UpstreamError::Connect { .. }

@@ -18,6 +18,8 @@ use std::{collections::HashSet, sync::Arc};
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::Method;
 use secrecy::SecretString;
+
+use crate::credentials::Credentials;
 use url::Url;
 
 pub use models::{CasebookNote, CasebookPerson, CasebookTask, Page};
@@ -72,7 +74,18 @@ impl CasebookClient {
         token: SecretString,
         settings: &HttpSettings,
     ) -> Result<CasebookClient, UpstreamError> {
-        let upstream = Upstream::new(SYSTEM, base_url, token, settings)?;
+        let credentials = Credentials::fixed(SYSTEM, token)?;
+        CasebookClient::with_credentials(base_url, credentials, settings)
+    }
+
+    /// Builds a client like [`CasebookClient::new`] whose calls take their token from
+    /// `credentials`, such as client credentials.
+    pub fn with_credentials(
+        base_url: Url,
+        credentials: Credentials,
+        settings: &HttpSettings,
+    ) -> Result<CasebookClient, UpstreamError> {
+        let upstream = Upstream::with_credentials(SYSTEM, base_url, credentials, settings)?;
         Ok(CasebookClient {
             inner: Arc::new(Inner {
                 upstream,

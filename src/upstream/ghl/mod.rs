@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 use reqwest::Method;
 use secrecy::SecretString;
+
+use crate::credentials::Credentials;
 use serde::{Serialize, de::DeserializeOwned};
 use url::Url;
 
@@ -70,6 +72,18 @@ impl GhlClient {
         token: SecretString,
         settings: &HttpSettings,
     ) -> Result<GhlClient, UpstreamError> {
+        let credentials = Credentials::fixed(SYSTEM, token)?;
+        GhlClient::with_credentials(base_url, location_id, credentials, settings)
+    }
+
+    /// Builds a client like [`GhlClient::new`] whose calls take their token from
+    /// `credentials`, such as the location's OAuth tokens.
+    pub fn with_credentials(
+        base_url: Url,
+        location_id: String,
+        credentials: Credentials,
+        settings: &HttpSettings,
+    ) -> Result<GhlClient, UpstreamError> {
         let location_id = location_id.trim().to_string();
         if location_id.is_empty() {
             return Err(UpstreamError::Connect {
@@ -78,7 +92,7 @@ impl GhlClient {
                     .to_string(),
             });
         }
-        let upstream = Upstream::new(SYSTEM, base_url, token, settings)?;
+        let upstream = Upstream::with_credentials(SYSTEM, base_url, credentials, settings)?;
         Ok(GhlClient {
             inner: Arc::new(Inner {
                 upstream,
