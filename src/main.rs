@@ -214,6 +214,17 @@ async fn run(command: Command) -> Result<(), String> {
             println!("  bearer token: {token}");
             if matches!(system, SimulatedSystem::Ghl) {
                 println!("  location id:  {}", sim::seed::GHL_LOCATION_ID);
+                println!(
+                    "  OAuth client: {} (secret {})",
+                    sim::ghl::OAUTH_CLIENT_ID,
+                    sim::ghl::OAUTH_CLIENT_SECRET
+                );
+                println!(
+                    "  chooser URL:  {}{}?response_type=code&client_id={}&redirect_uri=<callback URL>",
+                    running.base_url,
+                    sim::ghl::oauth::CHOOSER_PATH,
+                    sim::ghl::OAUTH_CLIENT_ID
+                );
             }
             println!("  stats:        {}/_sim/stats", running.base_url);
             let _ = tokio::signal::ctrl_c().await;

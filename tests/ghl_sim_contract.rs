@@ -955,7 +955,15 @@ async fn business_contacts_page_with_strings() {
 
 #[tokio::test]
 async fn every_read_response_matches_spec() {
-    let sim = start_default().await;
+    // The walk sends several hundred reads within seconds, far past GHL's burst limit.
+    let options = GhlSimOptions {
+        rate_limit: ghl::RateLimitSettings {
+            max: 100_000,
+            ..ghl::RateLimitSettings::default()
+        },
+        ..GhlSimOptions::default()
+    };
+    let sim = start_sim(options).await;
     let mut events_checked = 0;
     let mut tasks_checked = 0;
     let mut notes_checked = 0;

@@ -4,8 +4,9 @@
 //! `upstream::casebook::names`. Every body is `application/vnd.api+json`. The query
 //! language follows crnk's URL conventions and is described in [`query`]; the write
 //! rules are described in [`write`]. Requests need `Authorization: Bearer <token>` with
-//! one of the configured tokens; `Accept-Version` is accepted and ignored but counted in
-//! the stats. The records live in memory behind a lock and are seeded from the Casebook
+//! one of the configured tokens or an unexpired token from the client-credentials
+//! endpoint in [`oauth`]; `Accept-Version` is accepted and ignored but counted in the
+//! stats. The records live in memory behind a lock and are seeded from the Casebook
 //! half of every seeded person.
 //!
 //! Served routes:
@@ -13,13 +14,16 @@
 //! - `GET` and `POST` on `/people/people`, `/attachments/notes` and `/tasks/tasks`;
 //! - `GET`, `PATCH` and `DELETE` on `/people/people/{id}`, `/attachments/notes/{id}`
 //!   and `/tasks/tasks/{id}`;
+//! - `POST /oauth2/token`: the client-credentials token endpoint, without credentials;
 //! - `GET /_sim/state/people`, without credentials and outside the stats: every person
-//!   with their tasks and notes, for tests that check what a write stored.
+//!   with their tasks and notes, for tests that check what a write stored;
+//! - `/_sim/oauth/*`: admin routes of the token endpoint, described in [`oauth`].
 //!
 //! Other methods on these paths get 405, unknown paths 404, bad queries 400, all as
 //! JSON:API error documents.
 
 pub mod document;
+pub mod oauth;
 pub mod query;
 pub mod schema;
 pub mod store;
@@ -30,6 +34,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -49,6 +54,8 @@ use self::store::{Record, Store};
 use crate::sim::common::{self, ErrorBody, RunningSim, SimControl};
 use crate::sim::seed::Dataset;
 use crate::upstream::casebook::names;
+
+pub use self::oauth::{OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET};
 
 /// The bearer token the simulator accepts unless configured otherwise.
 pub const DEFAULT_TOKEN: &str = "casebook-sim-token";
@@ -111,8 +118,8 @@ impl RequiredAttributes {
 /// Settings of one Casebook simulator.
 #[derive(Clone)]
 pub struct CasebookSimOptions {
-    /// Accepted bearer tokens. Default: [`DEFAULT_TOKEN`]. An empty list rejects every
-    /// request with 401.
+    /// Accepted static bearer tokens, valid forever. Default: [`DEFAULT_TOKEN`]. With an
+    /// empty list, only tokens from `POST /oauth2/token` are accepted.
     pub tokens: Vec<String>,
     /// Largest page size served. A larger `page[limit]` or `page[size]` gets 400.
     /// Default [`names::MAX_PAGE_SIZE`]. A value of 0 is treated as 1.
@@ -123,6 +130,13 @@ pub struct CasebookSimOptions {
     /// Attributes a create must set, per resource type. Default
     /// [`RequiredAttributes::default`].
     pub required_attributes: RequiredAttributes,
+    /// Client id that `POST /oauth2/token` accepts. Default [`OAUTH_CLIENT_ID`].
+    pub client_id: String,
+    /// Client secret that `POST /oauth2/token` accepts. Default [`OAUTH_CLIENT_SECRET`].
+    pub client_secret: String,
+    /// Lifetime of the tokens that `POST /oauth2/token` issues, 1 s to 366 days.
+    /// Default one hour.
+    pub token_ttl: Duration,
 }
 
 impl Default for CasebookSimOptions {
@@ -132,7 +146,24 @@ impl Default for CasebookSimOptions {
             max_page_size: names::MAX_PAGE_SIZE,
             strict_parameters: true,
             required_attributes: RequiredAttributes::default(),
+            client_id: OAUTH_CLIENT_ID.to_string(),
+            client_secret: OAUTH_CLIENT_SECRET.to_string(),
+            token_ttl: oauth::DEFAULT_TOKEN_TTL,
         }
+    }
+}
+
+impl CasebookSimOptions {
+    /// Checks the client credentials and the token lifetime; the error names the
+    /// invalid value and the fix.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.client_id.trim().is_empty() || self.client_secret.trim().is_empty() {
+            return Err(
+                "invalid Casebook simulator options: client_id and client_secret must not be blank"
+                    .to_string(),
+            );
+        }
+        crate::sim::oauth::validate_ttl("Casebook simulator token_ttl", self.token_ttl)
     }
 }
 
@@ -145,6 +176,9 @@ impl fmt::Debug for CasebookSimOptions {
             .field("max_page_size", &self.max_page_size)
             .field("strict_parameters", &self.strict_parameters)
             .field("required_attributes", &self.required_attributes)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("token_ttl", &self.token_ttl)
             .finish()
     }
 }
@@ -156,6 +190,7 @@ struct SimState {
     options: Arc<CasebookSimOptions>,
     /// Required attributes per type name, limited to writable attributes.
     required: Arc<HashMap<&'static str, Vec<&'static str>>>,
+    oauth: Arc<oauth::TokenIssuer>,
 }
 
 impl SimState {
@@ -185,11 +220,14 @@ impl SimState {
         }
     }
 
+    /// Reports whether `token` is a static token or an unexpired issued one.
     fn accepts(&self, token: &str) -> bool {
-        self.options
+        let is_static = self
+            .options
             .tokens
             .iter()
-            .any(|accepted| bool::from(accepted.as_bytes().ct_eq(token.as_bytes())))
+            .any(|accepted| bool::from(accepted.as_bytes().ct_eq(token.as_bytes())));
+        is_static || self.oauth.accepts(token)
     }
 }
 
@@ -208,10 +246,16 @@ impl ErrorBody for JsonApiErrors {
 pub fn router(dataset: &Dataset, options: CasebookSimOptions, control: SimControl) -> Router {
     control.record_header(ACCEPT_VERSION_HEADER);
     let required = resolve_required(&options.required_attributes);
+    let oauth = oauth::TokenIssuer::new(
+        &options.client_id,
+        &options.client_secret,
+        options.token_ttl,
+    );
     let state = SimState {
         store: Arc::new(RwLock::new(Store::from_dataset(dataset))),
         options: Arc::new(options),
         required: Arc::new(required),
+        oauth: Arc::new(oauth),
     };
 
     let mut app: Router<SimState> = Router::new();
@@ -228,16 +272,20 @@ pub fn router(dataset: &Dataset, options: CasebookSimOptions, control: SimContro
             .route(&format!("{path}/{{id}}"), resource_routes(schema));
     }
 
+    // The token route joins after the `authenticate` layer, so it needs no token, but
+    // before `instrument`, so it is counted and can be faulted.
     let app = app
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .merge(oauth::routes())
         .with_state(state.clone());
-    // The state listing joins after `instrument`, so it is not counted, faulted or
+    // The admin routes join after `instrument`, so they are not counted, faulted or
     // authenticated.
-    let state_listing = Router::new()
+    let admin_routes = Router::new()
         .route(STATE_PATH, get(write_handlers::state_of_people))
-        .with_state(state);
-    common::instrument(app, control, Arc::new(JsonApiErrors)).merge(state_listing)
+        .with_state(state.clone())
+        .merge(oauth::admin_routes(state));
+    common::instrument(app, control, Arc::new(JsonApiErrors)).merge(admin_routes)
 }
 
 /// `GET` and `POST` on a collection path.
@@ -303,12 +351,16 @@ fn resolve_required(required: &RequiredAttributes) -> HashMap<&'static str, Vec<
     resolved
 }
 
-/// Binds `listen` (port 0 picks a free port) and serves a simulator seeded from `dataset`.
+/// Validates the options, binds `listen` (port 0 picks a free port) and serves a
+/// simulator seeded from `dataset`.
 pub async fn start(
     listen: SocketAddr,
     dataset: &Dataset,
     options: CasebookSimOptions,
 ) -> std::io::Result<RunningSim> {
+    options
+        .validate()
+        .map_err(|message| std::io::Error::new(std::io::ErrorKind::InvalidInput, message))?;
     let control = SimControl::new();
     let app = router(dataset, options, control.clone());
     common::serve(listen, app, control).await

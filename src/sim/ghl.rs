@@ -4,41 +4,50 @@
 //! It reproduces what a GHL client sees on the wire. The bearer-token and `Version` header
 //! checks return GHL's 401 bodies, and a `locationId` the token does not cover is a 403.
 //! Validation errors are 422 bodies whose `message` is an array. Each endpoint has its own
-//! envelope, and every response carries `X-RateLimit-*` headers. The data comes from
+//! envelope, and every API response carries `X-RateLimit-*` headers. The data comes from
 //! [`seed::Dataset`], and writes change it for every later read.
+//!
+//! A token is either a private integration token from [`GhlSimOptions::tokens`], which
+//! has every scope, or an access token issued by the OAuth routes of [`oauth`]. An
+//! issued token carries the scopes requested at the location chooser (see [`scopes`]).
+//! Each location has a burst and a daily quota ([`rate_limit`]), and a request past
+//! either gets GHL's 429.
 //!
 //! `GET /_sim/state/contacts` returns every stored contact with its tasks, notes and
 //! appointments, so that tests can check what a write left behind. It needs no
 //! credentials, is not counted, and takes `?locationId=` to list one location only.
 //!
-//! Layers, outermost first: rate-limit headers, then [`common::instrument`] (stats,
-//! latency, faults, `/_sim/*` admin routes), then token and `Version` checks, then the
-//! route handlers.
+//! Layers, outermost first: quota counting and rate-limit headers, then
+//! [`common::instrument`] (stats, latency, faults, `/_sim/*` admin routes), then the 429
+//! of a request over the quota, then token, `Version` and scope checks, then the route
+//! handlers. The OAuth chooser and token routes skip the token checks and the quota.
 
 mod body;
 mod contact_input;
 mod contact_writes;
 mod handlers;
+pub mod oauth;
+pub mod rate_limit;
+pub mod scopes;
 mod search;
 mod store;
 mod subresource_writes;
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::HashMap,
     net::SocketAddr,
-    sync::{Arc, Mutex, PoisonError, RwLock},
-    time::{Duration, Instant},
+    sync::{Arc, PoisonError, RwLock},
+    time::Duration,
 };
 
 use axum::{
     Json, Router,
     extract::{Request, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{delete, get, post, put},
 };
-use chrono::{NaiveDate, Utc};
 use serde_json::{Value, json};
 
 use crate::sim::{
@@ -46,6 +55,8 @@ use crate::sim::{
     seed,
 };
 
+pub use oauth::{GhlOAuthApp, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET};
+pub use rate_limit::RateLimitSettings;
 pub use store::{LANGUAGE_FIELD_ID, LANGUAGE_FIELD_KEY, SIM_GROUP_ID, SIM_USER_ID};
 
 /// Bearer token accepted by default, bound to [`seed::GHL_LOCATION_ID`].
@@ -54,17 +65,18 @@ pub const DEFAULT_TOKEN: &str = "ghl-sim-token";
 /// `Version` header values GHL publishes; any of them is accepted on every route.
 pub const PUBLISHED_VERSIONS: [&str; 4] = ["2021-04-15", "2021-07-28", "2023-02-21", "v3"];
 
-/// Burst limit: requests per location in one [`RATE_WINDOW`].
+/// Default burst limit: requests per location in one [`RATE_WINDOW`].
 pub const RATE_LIMIT_MAX: u64 = 100;
-/// Length of the sliding burst window.
+/// Default length of the sliding burst window.
 pub const RATE_WINDOW: Duration = Duration::from_secs(10);
-/// Daily limit per location.
+/// Default daily limit per location.
 pub const RATE_LIMIT_DAILY: u64 = 200_000;
 
 /// Settings of one GHL simulator.
 #[derive(Clone)]
 pub struct GhlSimOptions {
-    /// Bearer tokens accepted, each bound to one location id. Default: {"ghl-sim-token": seed::GHL_LOCATION_ID}.
+    /// Private integration tokens accepted, each bound to one location id and granting
+    /// every scope. Default: {"ghl-sim-token": seed::GHL_LOCATION_ID}.
     pub tokens: HashMap<String, String>,
     /// Status for an unknown contact/task/note id: 400 (what live GHL has been seen to return,
     /// `{"statusCode":400,"message":"Contact with id <x> not found"}`) by default, or 404.
@@ -72,6 +84,12 @@ pub struct GhlSimOptions {
     /// The location's "Allow Duplicate Contact" setting. When false (the default), a
     /// create whose e-mail or phone matches an existing contact is a 400 naming it.
     pub allow_duplicate_contacts: bool,
+    /// The marketplace app of the OAuth routes. Default: [`GhlOAuthApp::default`]. With
+    /// `None`, the chooser and the token endpoint reject every request.
+    pub oauth: Option<GhlOAuthApp>,
+    /// The initial quota of every location, which `PUT /_sim/ratelimit` can change later.
+    /// Default: [`RateLimitSettings::default`].
+    pub rate_limit: RateLimitSettings,
 }
 
 impl Default for GhlSimOptions {
@@ -80,6 +98,8 @@ impl Default for GhlSimOptions {
             tokens: HashMap::from([(DEFAULT_TOKEN.to_string(), seed::GHL_LOCATION_ID.to_string())]),
             not_found_status: 400,
             allow_duplicate_contacts: false,
+            oauth: Some(GhlOAuthApp::default()),
+            rate_limit: RateLimitSettings::default(),
         }
     }
 }
@@ -93,6 +113,8 @@ impl std::fmt::Debug for GhlSimOptions {
             .field("token_locations", &locations)
             .field("not_found_status", &self.not_found_status)
             .field("allow_duplicate_contacts", &self.allow_duplicate_contacts)
+            .field("oauth", &self.oauth)
+            .field("rate_limit", &self.rate_limit)
             .finish()
     }
 }
@@ -122,7 +144,10 @@ impl GhlSimOptions {
                  tokens and location ids must not be blank"
             ));
         }
-        Ok(())
+        if let Some(app) = &self.oauth {
+            app.validate()?;
+        }
+        self.rate_limit.validate()
     }
 }
 
@@ -132,7 +157,8 @@ struct GhlState {
     tokens: HashMap<String, String>,
     not_found_status: StatusCode,
     allow_duplicate_contacts: bool,
-    rate_limits: RateLimits,
+    oauth: oauth::OAuthServer,
+    rate_limits: rate_limit::RateLimiter,
 }
 
 /// The location a request's token grants, stored in the request extensions by
@@ -159,10 +185,18 @@ impl GhlState {
         }
     }
 
-    /// Returns the location of the request's bearer token, if the token is configured.
-    fn location_of(&self, headers: &HeaderMap) -> Option<&str> {
+    /// Returns what the request's bearer token grants: a private integration token has
+    /// every scope, an issued access token the scopes it was requested with. Unknown and
+    /// expired tokens grant nothing.
+    fn grant_of(&self, headers: &HeaderMap) -> Option<oauth::Grant> {
         let token = bearer_token(headers)?;
-        self.tokens.get(token).map(String::as_str)
+        match self.tokens.get(token) {
+            Some(location) => Some(oauth::Grant {
+                location: location.clone(),
+                scopes: scopes::Scopes::All,
+            }),
+            None => self.oauth.access_grant(token),
+        }
     }
 }
 
@@ -306,12 +340,20 @@ pub fn router(dataset: &seed::Dataset, options: GhlSimOptions, control: SimContr
             StatusCode::BAD_REQUEST
         }
     };
+    let oauth = oauth::OAuthServer::new(options.oauth);
+    let known_locations = options
+        .tokens
+        .values()
+        .map(String::as_str)
+        .chain(oauth.app_location());
+    let rate_limits = rate_limit::RateLimiter::new(options.rate_limit, known_locations);
     let state = Arc::new(GhlState {
         store: RwLock::new(store::Store::seeded(dataset)),
         tokens: options.tokens,
         not_found_status,
         allow_duplicate_contacts: options.allow_duplicate_contacts,
-        rate_limits: RateLimits::default(),
+        oauth,
+        rate_limits,
     });
 
     let api = Router::new()
@@ -382,17 +424,22 @@ pub fn router(dataset: &seed::Dataset, options: GhlSimOptions, control: SimContr
         )
         .method_not_allowed_fallback(route_not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .merge(oauth::routes())
         .fallback(route_not_found)
+        .layer(middleware::from_fn(reject_over_quota))
         .with_state(state.clone());
 
-    // The state route is merged after `instrument`, so it is neither counted nor faulted.
-    let state_route = Router::new()
+    // These admin routes are merged after `instrument`, so they are neither counted nor
+    // faulted.
+    let admin_routes = Router::new()
         .route("/_sim/state/contacts", get(contact_writes::state_contacts))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .merge(oauth::admin_routes(state.clone()))
+        .merge(rate_limit::admin_routes(state.clone()));
 
     control.record_header("version");
     common::instrument(api, control, Arc::new(GhlErrors))
-        .merge(state_route)
+        .merge(admin_routes)
         .layer(middleware::from_fn_with_state(
             state,
             add_rate_limit_headers,
@@ -422,22 +469,21 @@ async fn route_not_found(request: Request) -> Response {
     )
 }
 
-/// Checks the bearer token and the `Version` header, then stores the token's location
-/// for the handlers.
-// NOTE: live GHL's order of checks when both the token and the Version header are wrong is
-// not documented; this simulator reports the token first.
+/// Checks the bearer token, the `Version` header and the token's scopes, then stores the
+/// token's location for the handlers.
+// NOTE: live GHL's order of checks when several of them fail is not documented; this
+// simulator reports the token first and the scope last.
 async fn authenticate(
     State(state): State<Arc<GhlState>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(location) = state.location_of(request.headers()) else {
+    let Some(grant) = state.grant_of(request.headers()) else {
         return error_response(
             StatusCode::UNAUTHORIZED,
             "Invalid token: access token is invalid",
         );
     };
-    let location = location.to_string();
 
     match request.headers().get("version") {
         None => {
@@ -453,91 +499,63 @@ async fn authenticate(
         }
     }
 
-    request.extensions_mut().insert(TokenLocation(location));
+    if let Some(scope) = scopes::required_scope(request.method(), request.uri().path())
+        && !grant.scopes.allows(scope)
+    {
+        tracing::debug!(
+            scope,
+            path = request.uri().path(),
+            "GHL simulator rejected a token without the required scope"
+        );
+        return error_response(
+            StatusCode::UNAUTHORIZED,
+            "The token is not authorized for this scope.",
+        );
+    }
+
+    request
+        .extensions_mut()
+        .insert(TokenLocation(grant.location));
     next.run(request).await
 }
 
-/// Sliding-window request counts per location.
-#[derive(Default)]
-struct RateLimits {
-    per_location: Mutex<HashMap<String, LocationUsage>>,
-}
-
-struct LocationUsage {
-    recent: VecDeque<Instant>,
-    day: NaiveDate,
-    daily: u64,
-}
-
-impl RateLimits {
-    /// Counts one request for `location` and returns the remaining burst and daily quota.
-    fn record(&self, location: &str) -> (u64, u64) {
-        let now = Instant::now();
-        let today = Utc::now().date_naive();
-        let mut usage = self
-            .per_location
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let entry = usage
-            .entry(location.to_string())
-            .or_insert_with(|| LocationUsage {
-                recent: VecDeque::new(),
-                day: today,
-                daily: 0,
-            });
-        while entry
-            .recent
-            .front()
-            .is_some_and(|seen| now.duration_since(*seen) >= RATE_WINDOW)
-        {
-            entry.recent.pop_front();
-        }
-        entry.recent.push_back(now);
-        if entry.day != today {
-            entry.day = today;
-            entry.daily = 0;
-        }
-        entry.daily += 1;
-        (
-            RATE_LIMIT_MAX.saturating_sub(entry.recent.len() as u64),
-            RATE_LIMIT_DAILY.saturating_sub(entry.daily),
-        )
-    }
-}
-
-/// Adds GHL's `X-RateLimit-*` headers to every API response and counts the requests of
-/// each token's location. Requests without a valid token are not counted.
-// NOTE: the simulator only reports the quota and never returns 429 by itself. Add a fault
-// rule with status 429 to simulate an exhausted quota.
+/// Counts each API request toward its token's location quota and adds GHL's
+/// `X-RateLimit-*` headers to the response. Requests without a valid token, the OAuth
+/// routes and the `/_sim/` routes are not counted.
+///
+/// The outcome travels in the request extensions to [`reject_over_quota`], which runs
+/// inside [`common::instrument`] so that a 429 shows up in the stats.
 async fn add_rate_limit_headers(
     State(state): State<Arc<GhlState>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path().starts_with("/_sim/") {
+    let path = request.uri().path();
+    if path.starts_with("/_sim/") || path.starts_with("/oauth/") {
         return next.run(request).await;
     }
-    let (burst_remaining, daily_remaining) = match state.location_of(request.headers()) {
-        Some(location) => state.rate_limits.record(location),
-        None => (RATE_LIMIT_MAX, RATE_LIMIT_DAILY),
+    let admission = match state.grant_of(request.headers()) {
+        Some(grant) => state.rate_limits.admit(&grant.location),
+        None => state.rate_limits.unmetered(),
     };
+    request.extensions_mut().insert(admission);
 
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    let values = [
-        ("x-ratelimit-limit-daily", RATE_LIMIT_DAILY),
-        ("x-ratelimit-daily-remaining", daily_remaining),
-        (
-            "x-ratelimit-interval-milliseconds",
-            RATE_WINDOW.as_millis() as u64,
-        ),
-        ("x-ratelimit-max", RATE_LIMIT_MAX),
-        ("x-ratelimit-remaining", burst_remaining),
-    ];
-    for (name, value) in values {
-        headers.insert(name, HeaderValue::from(value));
-    }
+    admission.add_headers(response.headers_mut());
     response
+}
+
+/// Responds with GHL's 429 to a request that [`add_rate_limit_headers`] found over its
+/// location's quota. The request is not served, and the response has no `Retry-After`.
+async fn reject_over_quota(request: Request, next: Next) -> Response {
+    let over_quota = request
+        .extensions()
+        .get::<rate_limit::Admission>()
+        .is_some_and(|admission| !admission.admitted);
+    if over_quota {
+        return error_response(StatusCode::TOO_MANY_REQUESTS, "Too many requests");
+    }
+    next.run(request).await
 }
 
 /// Parses a JSON request body as GHL does: an empty body is `{}`, and text that is not

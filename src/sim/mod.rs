@@ -3,4 +3,5 @@
 pub mod casebook;
 pub mod common;
 pub mod ghl;
+pub mod oauth;
 pub mod seed;

@@ -14,6 +14,8 @@ pub const DEFAULT_PEOPLE: usize = 240;
 pub const DEFAULT_SEED: u64 = 42;
 /// Location id of the seeded GHL sub-account.
 pub const GHL_LOCATION_ID: &str = "SimLocation000000001";
+/// Company (agency) id that the seeded GHL sub-account belongs to.
+pub const GHL_COMPANY_ID: &str = "SimCompany0000000001";
 /// GHL calendars that seeded appointments belong to.
 pub const GHL_CALENDAR_IDS: [&str; 2] = ["SimCalendarIntake001", "SimCalendarFollowup1"];
 /// GHL businesses that some seeded contacts belong to.
