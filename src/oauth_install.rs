@@ -15,6 +15,7 @@ use axum::{
 use base64::Engine;
 use chacha20poly1305::aead::{OsRng, rand_core::RngCore};
 use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::{
@@ -32,7 +33,7 @@ pub struct InstallQuery {
 
 #[derive(Deserialize)]
 pub struct CallbackQuery {
-    code: Option<String>,
+    code: Option<SecretString>,
     state: Option<String>,
     error: Option<String>,
 }
@@ -145,7 +146,7 @@ pub async fn callback(
         );
     };
 
-    match oauth.complete_install(&code).await {
+    match oauth.complete_install(code.expose_secret()).await {
         Ok(()) => page(
             StatusCode::OK,
             format!("The GHL app is installed for tenant {tenant_id:?}. You can close this page."),

@@ -128,6 +128,17 @@ fn add_no_store(response: &mut Response) {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
+/// Longest token history a simulator keeps for `GET /_sim/oauth/state`.
+pub const MAX_TOKEN_HISTORY: usize = 1000;
+
+/// Appends `token` to `history`, dropping the oldest entry past [`MAX_TOKEN_HISTORY`].
+pub fn remember(history: &mut std::collections::VecDeque<String>, token: &str) {
+    if history.len() == MAX_TOKEN_HISTORY {
+        history.pop_front();
+    }
+    history.push_back(token.to_string());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

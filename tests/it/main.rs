@@ -2,7 +2,9 @@
 
 mod auth;
 mod batching;
+mod credentials_support;
 mod failures;
+mod oauth;
 mod reads;
 mod resilience;
 mod restart;

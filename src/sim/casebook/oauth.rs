@@ -16,7 +16,7 @@
 //! - `POST /_sim/oauth/expire`: every issued token expires now (204).
 //! - `PUT /_sim/oauth/settings` with `{"token_ttl_s": N}`: tokens issued later live N
 //!   seconds (204, or 400 naming the problem).
-//! - `GET /_sim/oauth/state`: `{"tokens_issued": N, "token_requests": N}`, where
+//! - `GET /_sim/oauth/state`: `{"tokens_issued": N, "issued_tokens": [..], "token_requests": N}`, where
 //!   `token_requests` counts every request the token endpoint handled, accepted or not.
 
 use std::{
@@ -53,6 +53,9 @@ struct Issued {
     /// Issued access tokens and when each expires.
     tokens: HashMap<String, Instant>,
     tokens_issued: u64,
+    /// The last [`oauth::MAX_TOKEN_HISTORY`] tokens issued, oldest first, for tests that
+    /// search logs for them.
+    history: std::collections::VecDeque<String>,
     token_requests: u64,
 }
 
@@ -72,6 +75,7 @@ impl TokenIssuer {
                 token_ttl,
                 tokens: HashMap::new(),
                 tokens_issued: 0,
+                history: std::collections::VecDeque::new(),
                 token_requests: 0,
             }),
         }
@@ -142,6 +146,7 @@ impl TokenIssuer {
         let expires_at = oauth::expiry(now, issued.token_ttl);
         issued.tokens.insert(access_token.clone(), expires_at);
         issued.tokens_issued += 1;
+        oauth::remember(&mut issued.history, &access_token);
         oauth::token_response(json!({
             "access_token": access_token,
             "token_type": "Bearer",
@@ -248,6 +253,7 @@ async fn get_state(State(state): State<SimState>) -> Json<Value> {
     let issued = state.oauth.issued();
     Json(json!({
         "tokens_issued": issued.tokens_issued,
+        "issued_tokens": issued.history,
         "token_requests": issued.token_requests,
     }))
 }

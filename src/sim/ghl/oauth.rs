@@ -139,6 +139,9 @@ struct Registry {
     /// Refresh tokens that can still be used once.
     refresh_tokens: HashMap<String, Grant>,
     refresh_tokens_issued: u64,
+    /// The last [`oauth::MAX_TOKEN_HISTORY`] tokens issued, access and refresh, oldest
+    /// first, for tests that search logs for them.
+    issued_tokens: std::collections::VecDeque<String>,
     authorization_code_requests: u64,
     refresh_token_requests: u64,
     rejected_refresh: u64,
@@ -166,12 +169,14 @@ impl Registry {
             "userId": SIM_USER_ID,
         });
         self.access_tokens.insert(
-            access_token,
+            access_token.clone(),
             AccessToken {
                 grant: grant.clone(),
                 expires_at: oauth::expiry(now, self.access_token_ttl),
             },
         );
+        oauth::remember(&mut self.issued_tokens, &access_token);
+        oauth::remember(&mut self.issued_tokens, &refresh_token);
         self.refresh_tokens.insert(refresh_token, grant);
         self.refresh_tokens_issued += 1;
         body
@@ -197,6 +202,7 @@ impl OAuthServer {
                 access_tokens: HashMap::new(),
                 refresh_tokens: HashMap::new(),
                 refresh_tokens_issued: 0,
+                issued_tokens: std::collections::VecDeque::new(),
                 authorization_code_requests: 0,
                 refresh_token_requests: 0,
                 rejected_refresh: 0,
@@ -517,7 +523,7 @@ async fn put_settings(State(state): State<Arc<GhlState>>, body: Bytes) -> Respon
 }
 
 /// `GET /_sim/oauth/state`: `{"refresh_tokens_issued": N, "active_refresh_tokens": [..],
-/// "token_requests": {"authorization_code": N, "refresh_token": N}, "rejected_refresh": N}`.
+/// "issued_tokens": [..], "token_requests": {"authorization_code": N, "refresh_token": N}, "rejected_refresh": N}`.
 ///
 /// `token_requests` counts every token request that named the grant type, accepted or
 /// not. `rejected_refresh` counts refresh requests with an unknown or used refresh token.
@@ -528,6 +534,7 @@ async fn get_state(State(state): State<Arc<GhlState>>) -> Json<Value> {
     Json(json!({
         "refresh_tokens_issued": registry.refresh_tokens_issued,
         "active_refresh_tokens": active,
+        "issued_tokens": registry.issued_tokens,
         "token_requests": {
             "authorization_code": registry.authorization_code_requests,
             "refresh_token": registry.refresh_token_requests,
