@@ -193,6 +193,11 @@ GHL_SIM=$(wait_for_line "$GHL_SIM_PID" "$LOG_DIR/ghl-sim.log" 'http://127\.0\.0\
 CASEBOOK_SIM=$(wait_for_line "$CASEBOOK_SIM_PID" "$LOG_DIR/casebook-sim.log" 'http://127\.0\.0\.1:[0-9]+' 30)
 GHL_PORT=${GHL_SIM##*:}
 echo "GHL simulator $GHL_SIM, Casebook simulator $CASEBOOK_SIM"
+# The simulator answers 429 past GHL's 100 requests per 10 s, as GHL does. The peer has no
+# limiter, so the simulator's quota is lifted and each gateway's own limit applies instead.
+curl -sf -X PUT -H 'Content-Type: application/json' -d '{"max": 100000000, "daily_limit": 100000000000}' \
+  "$GHL_SIM/_sim/ratelimit" > /dev/null \
+  || { echo "error: could not lift the GHL simulator's rate limit at $GHL_SIM/_sim/ratelimit" >&2; exit 1; }
 SIMS=(--sim "ghl=$GHL_SIM" --sim "casebook=$CASEBOOK_SIM")
 # CPU time and memory of the simulators are recorded next to the server's, for context.
 SIM_PIDS=(--pid "ghl-sim=$GHL_SIM_PID" --pid "casebook-sim=$CASEBOOK_SIM_PID" --clock-ticks "$(getconf CLK_TCK)")
@@ -230,8 +235,8 @@ EOF
 
 # GHL allows 100 requests per 10 s per location, and the gateway waits rather than exceed it.
 GHL_LIMIT_DEFAULT=100
-# The simulator never returns 429 and the peer has no limiter, so the head-to-head
-# throughput cases lift ours to compare the two engines rather than the quota.
+# The peer has no limiter, so the head-to-head throughput cases lift ours to compare the
+# two engines rather than the quota.
 GHL_LIMIT_LIFTED=1000000
 write_config "$OUT_DIR/gateway-cache.toml" true "$GHL_LIMIT_DEFAULT"
 write_config "$OUT_DIR/gateway-nocache-unlimited.toml" false "$GHL_LIMIT_LIFTED"
