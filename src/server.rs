@@ -77,7 +77,7 @@ impl Gateway {
         config.validate()?;
         let store = LinkStore::connect(&config.database.url).await?;
         let metrics = Metrics::new();
-        let limits = LimitsRegistry::default();
+        let limits = LimitsRegistry::new(metrics.clone());
         let mut tenants = Vec::with_capacity(config.tenants.len());
         for (id, tenant) in &config.tenants {
             tenants.push(Arc::new(Tenant::from_config(

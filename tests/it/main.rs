@@ -3,6 +3,7 @@
 mod auth;
 mod batching;
 mod failures;
+mod ratelimits;
 mod reads;
 mod resilience;
 mod restart;
