@@ -74,7 +74,7 @@ url = "sqlite::memory:"
 [linking]
 reconcile_interval_s = 0
 [upstream.ghl_limits]
-requests = 1000000
+enabled = false
 [cache]
 enabled = $CACHE
 [tenants.bench]

@@ -204,7 +204,7 @@ SIM_PIDS=(--pid "ghl-sim=$GHL_SIM_PID" --pid "casebook-sim=$CASEBOOK_SIM_PID" --
 
 # ---------------------------------------------------------------- gateway
 
-# write_config FILE CACHE_ENABLED GHL_REQUESTS_PER_WINDOW
+# write_config FILE CACHE_ENABLED GHL_LIMITER_ENABLED
 write_config() {
   cat > "$1" <<EOF
 listen = "127.0.0.1:0"
@@ -215,7 +215,8 @@ reconcile_interval_s = 0
 [upstream]
 casebook_max_ids_per_request = $CASEBOOK_BATCH_SIZE
 [upstream.ghl_limits]
-requests = $3
+enabled = $3
+requests = 100
 window_ms = 10000
 [cache]
 enabled = $2
@@ -234,13 +235,15 @@ EOF
 }
 
 # GHL allows 100 requests per 10 s per location, and the gateway waits rather than exceed it.
-GHL_LIMIT_DEFAULT=100
-# The peer has no limiter, so the head-to-head throughput cases lift ours to compare the
-# two engines rather than the quota.
-GHL_LIMIT_LIFTED=1000000
-write_config "$OUT_DIR/gateway-cache.toml" true "$GHL_LIMIT_DEFAULT"
-write_config "$OUT_DIR/gateway-nocache-unlimited.toml" false "$GHL_LIMIT_LIFTED"
-write_config "$OUT_DIR/gateway-cache-unlimited.toml" true "$GHL_LIMIT_LIFTED"
+GHL_LIMITER_ON=true
+# The peer has no limiter, so the head-to-head throughput cases turn ours off (and the
+# simulator's quota is lifted above) to compare the two engines rather than the quota.
+# Raising `requests` is not enough, because the limiter also follows the X-RateLimit-*
+# headers that the simulator sends.
+GHL_LIMITER_LIFTED=false
+write_config "$OUT_DIR/gateway-cache.toml" true "$GHL_LIMITER_ON"
+write_config "$OUT_DIR/gateway-nocache-unlimited.toml" false "$GHL_LIMITER_LIFTED"
+write_config "$OUT_DIR/gateway-cache-unlimited.toml" true "$GHL_LIMITER_LIFTED"
 
 GATEWAY_COUNT=0
 # start_gateway CONFIG: sets GATEWAY_PID and GATEWAY_URL once the gateway serves.

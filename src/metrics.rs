@@ -1,5 +1,5 @@
-//! In-process counters: upstream calls and cache outcomes, readable in tests and served
-//! as Prometheus text at `/metrics`.
+//! In-process counters: upstream calls, GHL rate limiting and cache outcomes, readable in
+//! tests and served as Prometheus text at `/metrics`.
 
 use std::{
     collections::BTreeMap,
@@ -28,6 +28,11 @@ pub const CACHE_HITS: &str = "gateway_cache_hits_total";
 pub const CACHE_MISSES: &str = "gateway_cache_misses_total";
 /// Entries removed to stay under the cache capacity.
 pub const CACHE_EVICTIONS: &str = "gateway_cache_evictions_total";
+/// GHL calls that found their location's window full and waited for a slot, by location.
+pub const GHL_LIMITER_WAITS: &str = "gateway_ghl_limiter_waits_total";
+/// GHL calls not sent because the location's daily quota is at or below
+/// `upstream.ghl_limits.daily_reserve`, by location.
+pub const GHL_DAILY_LIMITED: &str = "gateway_ghl_daily_limited_total";
 
 impl Metrics {
     pub fn new() -> Metrics {

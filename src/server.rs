@@ -81,7 +81,7 @@ impl Gateway {
         config.validate()?;
         let store = LinkStore::connect(&config.database.url).await?;
         let metrics = Metrics::new();
-        let limits = LimitsRegistry::default();
+        let limits = LimitsRegistry::new(metrics.clone());
         let token_store = config
             .token_cipher()?
             .map(|cipher| TokenStore::new(store.pool().clone(), cipher, "ghl"));

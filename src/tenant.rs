@@ -39,7 +39,7 @@ impl Tenant {
     /// Builds the clients of one configured tenant.
     ///
     /// Every upstream call is counted in `metrics`, and GHL calls wait for the limits of
-    /// their location in `limits`.
+    /// their location in `limits` unless `upstream.ghl_limits.enabled` is false.
     pub fn from_config(
         id: &str,
         tenant: &TenantConfig,
@@ -51,8 +51,11 @@ impl Tenant {
         let mut settings = config.upstream.http_settings();
         settings.metrics = Some(metrics.clone());
         let casebook_settings = settings.clone();
-        settings.limits =
-            Some(limits.for_location(&tenant.ghl.location_id, config.upstream.ghl_limits));
+        settings.limits = config
+            .upstream
+            .ghl_limits
+            .enabled
+            .then(|| limits.for_location(&tenant.ghl.location_id, config.upstream.ghl_limits));
         let client_error = |system: &str, error: UpstreamError| {
             ConfigError::Invalid(format!(
                 "tenants.{id}.{system}: could not build the HTTP client: {error}"

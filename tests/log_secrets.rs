@@ -137,7 +137,7 @@ async fn run_oauth_paths(seen: &mut Seen) {
     let app = TestApp::start_with(Dataset::default(), |config| {
         use_ghl_oauth(config, &ALL_SCOPES);
         use_casebook_client_credentials(config, casebook::OAUTH_CLIENT_SECRET);
-        config.upstream.ghl_limits.requests = 1000;
+        config.upstream.ghl_limits.enabled = false;
         config.upstream.breaker.failure_threshold = 3;
     })
     .await;

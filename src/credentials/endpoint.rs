@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::{
     metrics::{Metrics, UPSTREAM_REQUESTS},
-    upstream::{System, UpstreamError},
+    upstream::{RateLimitScope, System, UpstreamError},
 };
 
 /// Largest token response read, in bytes.
@@ -183,7 +183,9 @@ impl TokenEndpoint {
             (_, "invalid_client" | "unauthorized_client") => Err(TokenError::InvalidClient(detail)),
             (429, _) => Err(TokenError::Upstream(UpstreamError::RateLimited {
                 system,
+                scope: RateLimitScope::Burst,
                 retry_after: None,
+                sent: true,
             })),
             (500..=599, _) => Err(TokenError::Upstream(UpstreamError::Unavailable {
                 system,

@@ -4,10 +4,15 @@
 //! the upstream HTTP status. Upstream bodies, URLs and tokens stay in the server log and
 //! never reach the client.
 
+use std::time::Duration;
+
 use async_graphql::{Context, Error, ErrorExtensions};
 use tracing::warn;
 
-use crate::{store::StoreError, upstream::UpstreamError};
+use crate::{
+    store::StoreError,
+    upstream::{RateLimitScope, UpstreamError},
+};
 
 /// Client-facing error for an upstream failure.
 pub fn upstream(error: &UpstreamError) -> Error {
@@ -43,11 +48,27 @@ pub fn upstream(error: &UpstreamError) -> Error {
         }
         UpstreamError::RateLimited {
             system,
+            scope: RateLimitScope::Daily,
             retry_after,
+            ..
+        } => match retry_after {
+            Some(wait) => format!(
+                "{system} rate limit reached for today: calls to {system} are paused until the daily limit resets; retry after {} s",
+                whole_seconds(*wait)
+            ),
+            None => format!(
+                "{system} rate limit reached for today: calls to {system} are paused until the daily limit resets"
+            ),
+        },
+        UpstreamError::RateLimited {
+            system,
+            scope: RateLimitScope::Burst,
+            retry_after,
+            ..
         } => match retry_after {
             Some(wait) => format!(
                 "{system} rate limit reached; retry after {} s",
-                wait.as_secs().max(1)
+                whole_seconds(*wait)
             ),
             None => format!("{system} rate limit reached; retry later"),
         },
@@ -59,7 +80,7 @@ pub fn upstream(error: &UpstreamError) -> Error {
             retry_after,
         } => format!(
             "{system} is failing and calls to it are paused; retry after {} s",
-            retry_after.as_secs().max(1)
+            whole_seconds(*retry_after)
         ),
         UpstreamError::Timeout { system } => {
             format!("{system} did not answer in time; data from it is missing from this response")
@@ -84,12 +105,15 @@ pub fn upstream(error: &UpstreamError) -> Error {
             extensions.set("reason", "REINSTALL_REQUIRED");
             extensions.set("installPath", install_path.as_str());
         }
-        if let UpstreamError::RateLimited {
-            retry_after: Some(wait),
-            ..
-        } = error
-        {
-            extensions.set("retryAfterSeconds", wait.as_secs().max(1));
+        if let Some(wait) = error.retry_after() {
+            extensions.set("retryAfter", whole_seconds(wait));
+        }
+        if let UpstreamError::RateLimited { scope, .. } = error {
+            extensions.set("rateLimit", scope.as_str());
+            // The earlier name of `retryAfter`, kept for existing clients.
+            if let Some(wait) = error.retry_after() {
+                extensions.set("retryAfterSeconds", whole_seconds(wait));
+            }
         }
     })
 }
@@ -109,6 +133,13 @@ fn client_safe_reason(detail: &str) -> &'static str {
     } else {
         "the token is invalid or expired"
     }
+}
+
+/// Rounds a wait up to whole seconds, at least 1, so that a client retrying after it is
+/// never early.
+fn whole_seconds(wait: Duration) -> u64 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1)
 }
 
 /// Client-facing error for a failure of the gateway's own database.
@@ -155,5 +186,59 @@ pub trait StoreResultExt<T> {
 impl<T> StoreResultExt<T> for Result<T, StoreError> {
     fn or_internal(self) -> Result<T, Error> {
         self.map_err(|error| store(&error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::System;
+
+    fn extensions(error: &UpstreamError) -> serde_json::Value {
+        let error = upstream(error).into_server_error(async_graphql::Pos::default());
+        serde_json::to_value(&error).unwrap()["extensions"].clone()
+    }
+
+    #[test]
+    fn rate_limit_extensions() {
+        let daily = UpstreamError::RateLimited {
+            system: System::Ghl,
+            scope: RateLimitScope::Daily,
+            retry_after: Some(Duration::from_millis(3_600_001)),
+            sent: false,
+        };
+        let message = upstream(&daily).message;
+        assert!(message.starts_with("GHL rate limit reached"), "{message}");
+        assert!(message.contains("retry after 3601 s"), "{message}");
+        let daily = extensions(&daily);
+        assert_eq!(daily["code"], "UPSTREAM_RATE_LIMITED");
+        assert_eq!(daily["system"], "GHL");
+        assert_eq!(daily["retryAfter"], 3_601, "rounded up");
+        assert_eq!(daily["retryAfterSeconds"], 3_601);
+        assert_eq!(daily["rateLimit"], "DAILY");
+        assert!(
+            daily.get("upstreamStatus").is_none(),
+            "the held-back call had no upstream status"
+        );
+
+        let burst = extensions(&UpstreamError::RateLimited {
+            system: System::Ghl,
+            scope: RateLimitScope::Burst,
+            retry_after: None,
+            sent: true,
+        });
+        assert_eq!(burst["upstreamStatus"], 429);
+        assert_eq!(burst["rateLimit"], "BURST");
+        assert!(burst.get("retryAfter").is_none(), "no wait was known");
+    }
+
+    #[test]
+    fn circuit_open_has_retry_after() {
+        let open = extensions(&UpstreamError::CircuitOpen {
+            system: System::Casebook,
+            retry_after: Duration::from_millis(200),
+        });
+        assert_eq!(open["code"], "UPSTREAM_UNAVAILABLE");
+        assert_eq!(open["retryAfter"], 1);
     }
 }

@@ -17,7 +17,7 @@ use url::Url;
 
 use super::{
     System, UpstreamError,
-    limits::CallLimits,
+    limits::{CallLimits, RateLimitHeaders},
     resilience::{Admission, Breaker, BreakerConfig, RetryConfig, counts_as_outage, is_retryable},
 };
 use crate::{
@@ -200,9 +200,10 @@ impl Upstream {
     /// Sends `call` like [`Upstream::send`], but lets `classify` map an error response
     /// before the status mapping applies.
     ///
-    /// Idempotent requests (GET, PUT, DELETE) are retried on 429, 502, 503, 504 and failed
-    /// connections, honouring `Retry-After`, within the retry budget. Other requests are
-    /// sent once. While the circuit breaker is open, calls fail fast with `CircuitOpen`.
+    /// Idempotent requests (GET, PUT, DELETE) are retried on a burst 429, 502, 503, 504 and
+    /// failed connections, honouring `Retry-After`, within the retry budget. Other requests
+    /// are sent once. While the circuit breaker is open, calls fail fast with `CircuitOpen`,
+    /// and while the location's GHL calls are paused for the daily quota, with `RateLimited`.
     pub async fn send_classified(
         &self,
         call: Call<'_>,
@@ -217,6 +218,11 @@ impl Upstream {
         let mut attempt = 1;
         let mut renewed = false;
         loop {
+            // Checked before the breaker, so that a call that is not sent never takes the
+            // breaker's probe.
+            if let Some(limits) = &self.limits {
+                limits.check_daily()?;
+            }
             if let Admission::Reject(retry_after) = self.breaker.admit() {
                 return Err(UpstreamError::CircuitOpen {
                     system: self.system,
@@ -282,7 +288,7 @@ impl Upstream {
             error.code = Empty,
         );
         let _permit = match &self.limits {
-            Some(limits) => limits.acquire().instrument(span.clone()).await,
+            Some(limits) => Some(limits.acquire().instrument(span.clone()).await?),
             None => None,
         };
         let method = call.method.clone();
@@ -335,6 +341,10 @@ impl Upstream {
         let status = response.status();
         *status_out = Some(status.as_u16());
         tracing::Span::current().record("http.status_code", status.as_u16());
+        let rate_limit = RateLimitHeaders::from_headers(response.headers(), chrono::Utc::now());
+        if let Some(limits) = &self.limits {
+            limits.observe(&rate_limit, status.as_u16());
+        }
 
         if status.is_success() {
             return self
@@ -363,7 +373,7 @@ impl Upstream {
         {
             return Err(error);
         }
-        Err(self.status_error(status, messages, retry_after, call.not_found))
+        Err(self.status_error(status, messages, retry_after, &rate_limit, call.not_found))
     }
 
     /// Reads the body up to `limit` bytes; `Ok(None)` when it is longer.
@@ -398,6 +408,7 @@ impl Upstream {
         status: StatusCode,
         messages: Vec<String>,
         retry_after: Option<Duration>,
+        rate_limit: &RateLimitHeaders,
         not_found: &[NotFoundTarget<'_>],
     ) -> UpstreamError {
         let system = self.system;
@@ -425,10 +436,7 @@ impl Upstream {
                 not_found_error(system, &messages, not_found)
             }
             408 => UpstreamError::Timeout { system },
-            429 => UpstreamError::RateLimited {
-                system,
-                retry_after,
-            },
+            429 => rate_limit.rate_limited(system, retry_after, chrono::Utc::now()),
             400..=499 => UpstreamError::Rejected {
                 system,
                 status: code,

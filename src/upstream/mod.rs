@@ -46,6 +46,35 @@ impl fmt::Display for System {
     }
 }
 
+/// The rate limit that a 429 or a paused call refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitScope {
+    /// Requests per window (GHL: 100 per 10 s per location).
+    Burst,
+    /// Requests per day (GHL: 200 000 per day per location).
+    Daily,
+}
+
+impl RateLimitScope {
+    /// Returns the name used in error extensions: `BURST` or `DAILY`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimitScope::Burst => "BURST",
+            RateLimitScope::Daily => "DAILY",
+        }
+    }
+}
+
+impl fmt::Display for RateLimitScope {
+    /// Writes `burst` or `daily`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RateLimitScope::Burst => "burst",
+            RateLimitScope::Daily => "daily",
+        })
+    }
+}
+
 /// A failed upstream call, classified by status code or transport cause.
 ///
 /// Every variant is cheap to clone so that DataLoader results can be shared. The
@@ -66,11 +95,18 @@ pub enum UpstreamError {
         resource: &'static str,
         id: String,
     },
-    /// 429: the rate limit was reached.
-    #[error("{system} rate limit reached (HTTP 429)")]
+    /// 429, or a GHL call the gateway did not send because the location's daily quota is
+    /// at or below `upstream.ghl_limits.daily_reserve`.
+    #[error("{system} {scope} rate limit reached{}", if *sent { " (HTTP 429)" } else { "; the request was not sent" })]
     RateLimited {
         system: System,
+        /// The limit that was reached.
+        scope: RateLimitScope,
+        /// The time until a call may succeed: `Retry-After` when the upstream sent it,
+        /// the time until the daily reset for the daily limit, otherwise `None`.
         retry_after: Option<Duration>,
+        /// Whether the request reached the upstream. False when the gateway did not send it.
+        sent: bool,
     },
     /// 5xx from the upstream.
     #[error("{system} failed with HTTP {status}")]
@@ -186,13 +222,23 @@ impl UpstreamError {
         )
     }
 
+    /// Returns the wait after which trying again may succeed, when the failure states one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            UpstreamError::RateLimited { retry_after, .. } => *retry_after,
+            UpstreamError::CircuitOpen { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// The upstream HTTP status, where the failure had one.
     pub fn status(&self) -> Option<u16> {
         match self {
             UpstreamError::Unauthorized { .. } => Some(401),
             UpstreamError::Forbidden { .. } => Some(403),
             UpstreamError::Duplicate { .. } => Some(400),
-            UpstreamError::RateLimited { .. } => Some(429),
+            UpstreamError::RateLimited { sent: true, .. } => Some(429),
+            UpstreamError::RateLimited { sent: false, .. } => None,
             UpstreamError::Unavailable { status, .. } | UpstreamError::Rejected { status, .. } => {
                 Some(*status)
             }

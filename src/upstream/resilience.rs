@@ -8,7 +8,7 @@ use std::{
 use rand::Rng;
 use serde::Deserialize;
 
-use super::UpstreamError;
+use super::{RateLimitScope, UpstreamError};
 
 /// Retry settings for idempotent requests (GET, PUT, DELETE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -50,11 +50,13 @@ impl RetryConfig {
     }
 }
 
-/// Whether a failed idempotent request is worth another attempt: 429, 502, 503, 504 and
-/// failed connections.
+/// Whether a failed idempotent request is worth another attempt: a 429 of the burst limit,
+/// 502, 503, 504 and failed connections. The daily limit lasts until its reset, so it is
+/// not retried.
 pub fn is_retryable(error: &UpstreamError) -> bool {
     match error {
-        UpstreamError::RateLimited { .. } | UpstreamError::Connect { .. } => true,
+        UpstreamError::RateLimited { scope, .. } => *scope == RateLimitScope::Burst,
+        UpstreamError::Connect { .. } => true,
         UpstreamError::Unavailable { status, .. } => matches!(status, 502..=504),
         _ => false,
     }
@@ -240,7 +242,15 @@ mod tests {
         assert!(!is_retryable(&unavailable(500)));
         assert!(is_retryable(&UpstreamError::RateLimited {
             system: System::Ghl,
-            retry_after: None
+            scope: RateLimitScope::Burst,
+            retry_after: None,
+            sent: true,
+        }));
+        assert!(!is_retryable(&UpstreamError::RateLimited {
+            system: System::Ghl,
+            scope: RateLimitScope::Daily,
+            retry_after: None,
+            sent: true,
         }));
         assert!(!is_retryable(&UpstreamError::Timeout {
             system: System::Ghl

@@ -414,10 +414,8 @@ impl Writes {
                     .await?;
                 let status = if error.is_transient() {
                     // The failed call was the first attempt; the worker makes the next
-                    // one after the first backoff delay.
-                    let retry_at = chrono::Utc::now()
-                        + chrono::Duration::from_std(worker::backoff(&self.config, 1))
-                            .unwrap_or_default();
+                    // one after the first backoff delay or the wait the error names.
+                    let retry_at = worker::next_attempt_at(&self.config, 1, &error);
                     self.outbox
                         .fail(&job, error.code(), unknown, Some(retry_at))
                         .await?;

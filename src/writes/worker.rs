@@ -1,4 +1,5 @@
-//! The outbox worker: retries queued writes with exponential backoff and full jitter.
+//! The outbox worker: retries queued writes with exponential backoff and full jitter, and
+//! never before the wait a failure names (`Retry-After`, GHL's daily reset).
 //!
 //! Entries survive a crash: an entry left `running` by a process that died is taken
 //! again when its lease ends. Before repeating a create whose earlier attempt may have
@@ -7,7 +8,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use tracing::{error, info, warn};
 
@@ -96,11 +97,7 @@ async fn run_job(
             let attempts = job.attempts as u32 + 1;
             let unknown = job.outcome_unknown || (write.is_create() && failure.outcome_unknown());
             let retry_at = (failure.is_transient() && attempts < writes.config().max_attempts)
-                .then(|| {
-                    Utc::now()
-                        + chrono::Duration::from_std(backoff(writes.config(), attempts))
-                            .unwrap_or_default()
-                });
+                .then(|| next_attempt_at(writes.config(), attempts, &failure));
             warn!(
                 job = %job.id, tenant = %tenant.id, system = %job.system, operation = write.summary(),
                 attempts, code = failure.code(), error = %failure, retry = retry_at.is_some(),
@@ -130,6 +127,22 @@ async fn attempt(
         return Ok(Some(existing));
     }
     ops::execute(tenant, job.system, write).await
+}
+
+/// Computes the time of the next attempt after `attempts` failed ones: after the backoff, and no
+/// earlier than the wait the failure names, such as the time until GHL's daily limit
+/// resets or until a circuit breaker lets calls through again.
+pub(crate) fn next_attempt_at(
+    config: &super::WriteConfig,
+    attempts: u32,
+    failure: &UpstreamError,
+) -> DateTime<Utc> {
+    let wait = backoff(config, attempts).max(failure.retry_after().unwrap_or_default());
+    let now = Utc::now();
+    chrono::Duration::from_std(wait)
+        .ok()
+        .and_then(|wait| now.checked_add_signed(wait))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Exponential backoff with full jitter: a random delay up to `base * 2^(attempts - 1)`,
