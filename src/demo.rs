@@ -8,8 +8,8 @@ use url::Url;
 use crate::{
     cache::CacheConfig,
     config::{
-        CasebookConfig, Config, DatabaseConfig, GhlConfig, LinkingConfig, TenantConfig,
-        UpstreamConfig,
+        CasebookConfig, ClientCredentialsConfig, Config, DatabaseConfig, GhlConfig, LinkingConfig,
+        TenantConfig, UpstreamConfig,
     },
     graphql::loaders::LoaderConfig,
     server::{self, RunningGateway, StartError},
@@ -145,6 +145,22 @@ pub async fn start(options: &DemoOptions) -> Result<RunningDemo, DemoError> {
         &options.database_url,
     );
     config.listen = options.listen;
+    // The demo reaches Casebook the way a real tenant does: with an incoming application's
+    // client credentials, exchanged for one-hour tokens at the simulator's token URL.
+    for tenant in config.tenants.values_mut() {
+        tenant.casebook.token = None;
+        tenant.casebook.client_credentials = Some(ClientCredentialsConfig {
+            token_url: Url::parse(&format!(
+                "{}{}",
+                casebook.base_url,
+                casebook::oauth::TOKEN_PATH
+            ))
+            .expect("simulator URL is valid"),
+            client_id: casebook::OAUTH_CLIENT_ID.to_string(),
+            client_secret: SecretString::from(casebook::OAUTH_CLIENT_SECRET.to_string()),
+            refresh_margin_s: 60,
+        });
+    }
     let gateway = server::Gateway::build_with_graphiql_key(&config, Some(&options.api_key)).await?;
     let gateway = server::start(gateway, config.listen).await?;
     Ok(RunningDemo {

@@ -198,6 +198,46 @@ async fn run_oauth_paths(seen: &mut Seen) {
     seen.tokens(&app).await;
 }
 
+/// Runs GHL reads through a small burst window, then past the daily reserve, with a write
+/// that has to wait in the outbox.
+async fn run_rate_limits(seen: &mut Seen) {
+    let app = TestApp::start_with(Dataset::default(), |config| {
+        use_ghl_oauth(config, &ALL_SCOPES);
+        config.upstream.ghl_limits.requests = 5;
+        config.upstream.ghl_limits.window_ms = 1000;
+    })
+    .await;
+    let ids = ghl_ids(&app, 4);
+    let (status, page, code) = install_with_code(&app, "demo").await;
+    assert_eq!(status, 200, "{page}");
+    seen.secret(code);
+    query_all(&app, seen, &ids[..2]).await;
+
+    let response = app
+        .http
+        .put(format!("{}/_sim/ratelimit", app.ghl.base_url))
+        .json(&json!({ "daily_used": 199_500 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    for id in &ids[2..] {
+        query_all(&app, seen, std::slice::from_ref(id)).await;
+    }
+    let created = fresh_query(
+        &app,
+        r#"mutation ($input: CreateContactInput!) { createContact(input: $input) { ghl } }"#,
+        json!({ "input": { "firstName": "Daily", "lastName": "Limit", "email": "daily.limit@example.org" } }),
+    )
+    .await;
+    assert_eq!(
+        created["data"]["createContact"]["ghl"], "PENDING",
+        "the GHL write waits in the outbox: {created}"
+    );
+    seen.response(&created);
+    seen.tokens(&app).await;
+}
+
 /// Runs a GHL token without the contacts scope and a wrong Casebook client secret.
 async fn run_rejected_credentials(seen: &mut Seen) {
     let app = TestApp::start_with(Dataset::default(), |config| {
@@ -237,6 +277,7 @@ async fn logs_and_errors_carry_no_secrets() {
 
     run_oauth_paths(&mut seen).await;
     run_rejected_credentials(&mut seen).await;
+    run_rate_limits(&mut seen).await;
     // Background tasks such as the outbox worker log after the last request.
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -251,6 +292,7 @@ async fn logs_and_errors_carry_no_secrets() {
         "token request rejected",
         "circuit breaker opened",
         "retrying upstream request",
+        "GHL calls of this location are paused until the daily reset",
     ] {
         assert!(logs.contains(expected), "the run logged {expected:?}");
     }

@@ -30,8 +30,7 @@ const REFRESH_LEASE: Duration = Duration::from_secs(30);
 const LEASE_POLL: Duration = Duration::from_millis(200);
 /// Pause after the token endpoint rejected the app's client id or secret.
 const PAUSE_AFTER_CLIENT_REJECTION: Duration = Duration::from_secs(30);
-/// Pause after any other refresh failure, and between checks of a location that needs a
-/// new install (another replica may have installed it).
+/// Pause after any other failure of the token endpoint.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(2);
 /// Lifetime assumed when a token response has no `expires_in` (GHL documents about a day).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(86_399);
@@ -313,11 +312,14 @@ impl GhlOAuth {
             return Err(error.clone());
         }
         let result = self.refresh_locked(rejected).await;
-        if let Err(error) = &result {
-            let pause = match error {
-                UpstreamError::Unauthorized { .. } => PAUSE_AFTER_CLIENT_REJECTION,
-                _ => PAUSE_AFTER_FAILURE,
-            };
+        // A location that needs an install is not paused: the check costs one read of the
+        // token row and no token request, and another replica may install it any moment.
+        let pause = match &result {
+            Ok(_) | Err(UpstreamError::ReinstallRequired { .. }) => None,
+            Err(UpstreamError::Unauthorized { .. }) => Some(PAUSE_AFTER_CLIENT_REJECTION),
+            Err(_) => Some(PAUSE_AFTER_FAILURE),
+        };
+        if let (Some(pause), Err(error)) = (pause, &result) {
             self.state().paused = Some((error.clone(), Instant::now() + pause));
         }
         result

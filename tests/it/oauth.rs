@@ -1,7 +1,12 @@
 //! OAuth credentials against the simulators: the GHL install flow, rotating refresh tokens
 //! and Casebook client credentials.
 
-use casebook_ghl_gateway::sim::{casebook, seed::Dataset};
+use casebook_ghl_gateway::{
+    config::Config,
+    demo::config_for,
+    server::{self, Gateway},
+    sim::{casebook, seed::Dataset},
+};
 use futures::future::join_all;
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -11,7 +16,7 @@ use crate::{
         fresh_query, install, location, no_redirects, sim_json, sim_post, sim_put,
         use_casebook_client_credentials, use_ghl_oauth,
     },
-    support::{TestApp, errors},
+    support::{API_KEY, TestApp, errors},
 };
 
 const ALL_SCOPES: [&str; 4] = [
@@ -160,6 +165,76 @@ async fn expired_token_refreshed_once_for_fifty_requests() {
 }
 
 #[tokio::test]
+async fn two_gateways_sharing_a_database_refresh_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("state.db").display());
+    let configure = |config: &mut Config| {
+        use_ghl_oauth(config, &ALL_SCOPES);
+        config.upstream.ghl_limits.enabled = false;
+    };
+    let first_database = database.clone();
+    let app = TestApp::start_with(Dataset::default(), |config| {
+        configure(config);
+        config.database.url = first_database;
+    })
+    .await;
+    let mut config = config_for(
+        &app.casebook.base_url,
+        &app.ghl.base_url,
+        API_KEY,
+        &database,
+    );
+    configure(&mut config);
+    let second = server::start(
+        Gateway::build(&config).await.unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(install(&app, "demo").await.0, 200);
+    sim_post(&app, format!("{}/_sim/oauth/expire", app.ghl.base_url)).await;
+    app.reset_stats();
+
+    let ids = ghl_ids(&app, 40);
+    let requests = ids.iter().enumerate().map(|(index, id)| {
+        let url = match index % 2 {
+            0 => app.graphql_url(),
+            _ => format!("{}/graphql", second.base_url()),
+        };
+        let http = app.http.clone();
+        async move {
+            http.post(url)
+                .bearer_auth(API_KEY)
+                .header("Cache-Control", "no-cache")
+                .json(&json!({ "query": BY_GHL_ID, "variables": { "id": id } }))
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    });
+    let bodies = join_all(requests).await;
+
+    for (id, body) in ids.iter().zip(&bodies) {
+        assert!(errors(body).is_empty(), "{body:#}");
+        assert_eq!(body["data"]["contactByGhlId"]["ghl"]["id"], id.as_str());
+    }
+    assert_eq!(
+        app.calls(&app.ghl, "POST /oauth/token"),
+        1,
+        "one refresh for both gateways"
+    );
+    let state = sim_json(&app, format!("{}/_sim/oauth/state", app.ghl.base_url)).await;
+    assert_eq!(
+        state["rejected_refresh"], 0,
+        "no gateway spent a used refresh token"
+    );
+    second.shutdown().await;
+}
+
+#[tokio::test]
 async fn used_refresh_token_requires_reinstall() {
     let app = start_ghl_oauth(&ALL_SCOPES).await;
     assert_eq!(install(&app, "demo").await.0, 200);
@@ -211,7 +286,6 @@ async fn used_refresh_token_requires_reinstall() {
     ));
 
     // Later requests still fail without asking the token endpoint, while Casebook is served.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let person = app.casebook_only();
     let casebook_id = &person.casebook.as_ref().unwrap().id;
     let body = fresh_query(&app, BY_CASEBOOK_ID, json!({ "id": casebook_id })).await;
