@@ -118,6 +118,63 @@ async fn breaker_opens_on_casebook_outage_and_closes_after_recovery() {
     );
 }
 
+/// Casebook answers 503 for a whole minute while a client keeps reading twice a second.
+#[tokio::test]
+async fn minute_long_casebook_outage_opens_breaker() {
+    let app = TestApp::start_with(Dataset::default(), |config| {
+        config.upstream.breaker.cool_down_ms = 10_000;
+        config.cache.enabled = false;
+    })
+    .await;
+    let person = app.linked_person();
+    let ghl_id = person.ghl.as_ref().unwrap().id.clone();
+    let email = json!(person.ghl.as_ref().unwrap().email);
+    let query =
+        "query ($id: ID!) { contactByGhlId(id: $id) { ghl { email } casebook { firstName } } }";
+    app.fault(
+        &app.casebook,
+        json!({ "path": "/people/people", "status": 503 }),
+    )
+    .await;
+    app.reset_stats();
+
+    let outage = Instant::now();
+    let mut queries = 0;
+    while outage.elapsed() < Duration::from_secs(60) {
+        let body = app.query(query, json!({ "id": ghl_id })).await;
+        assert_eq!(
+            body["data"]["contactByGhlId"]["ghl"]["email"], email,
+            "{body:#}"
+        );
+        assert_eq!(body["data"]["contactByGhlId"]["casebook"], Value::Null);
+        assert_eq!(error_codes(&body), vec!["UPSTREAM_UNAVAILABLE"], "{body:#}");
+        queries += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let calls = app.calls(&app.casebook, "GET /people/people");
+    assert!(queries >= 100, "the client kept reading: {queries}");
+    // Five failed attempts open the breaker, then one probe per 10 s cool-down.
+    assert!(calls <= 12, "{calls} Casebook calls in {queries} queries");
+
+    app.casebook.control.clear_faults();
+    let recovery = Instant::now();
+    loop {
+        let body = app.query(query, json!({ "id": ghl_id })).await;
+        if errors(&body).is_empty() {
+            assert_eq!(
+                body["data"]["contactByGhlId"]["casebook"]["firstName"],
+                person.casebook.as_ref().unwrap().first_name.as_str()
+            );
+            break;
+        }
+        assert!(
+            recovery.elapsed() < Duration::from_secs(15),
+            "Casebook is used again within one cool-down: {body:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 #[tokio::test]
 async fn malformed_json_is_a_bad_response_and_not_cached() {
     let app = TestApp::start().await;
