@@ -343,6 +343,10 @@ fn is_query_operation(query: &str, operation_name: Option<&str>) -> bool {
     let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), _) => Some(operation),
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        // A document with one named operation runs it without an operation name.
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
         (DocumentOperations::Multiple(_), None) => None,
     };
     operation.is_some_and(|operation| operation.node.ty == OperationType::Query)
@@ -471,5 +475,30 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_query_operation;
+
+    #[test]
+    fn query_operations_are_recognised() {
+        assert!(is_query_operation("{ contacts { totalCount } }", None));
+        assert!(is_query_operation(
+            "query One($id: ID!) { contact(id: $id) { id } }",
+            None
+        ));
+        assert!(is_query_operation(
+            "query A { a } mutation B { b }",
+            Some("A")
+        ));
+        assert!(!is_query_operation(
+            "query A { a } mutation B { b }",
+            Some("B")
+        ));
+        assert!(!is_query_operation("query A { a } query B { b }", None));
+        assert!(!is_query_operation("mutation M { m }", None));
+        assert!(!is_query_operation("not graphql", None));
     }
 }

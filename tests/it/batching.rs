@@ -123,6 +123,33 @@ async fn repeated_query_within_ttl_makes_no_upstream_call() {
 }
 
 #[tokio::test]
+async fn named_query_repeat_reuses_whole_response() {
+    let app = TestApp::start().await;
+    let id = app.ghl_only().ghl.as_ref().unwrap().id.clone();
+    // One named operation, sent without `operationName`, as most clients do.
+    let query =
+        "query GhlContact($id: ID!) { contactByGhlId(id: $id) { ghl { id } tasks { id } } }";
+    let first = app.data(query, json!({ "id": id })).await;
+    let metrics = app.gateway.gateway.metrics();
+    let record_hits = metrics.sum("gateway_cache_hits_total", &[("kind", "contact")]);
+    let response_hits = metrics.sum("gateway_cache_hits_total", &[("kind", "list")]);
+
+    let second = app.data(query, json!({ "id": id })).await;
+
+    assert_eq!(first, second);
+    assert_eq!(
+        metrics.sum("gateway_cache_hits_total", &[("kind", "list")]),
+        response_hits + 1,
+        "the stored response is reused"
+    );
+    assert_eq!(
+        metrics.sum("gateway_cache_hits_total", &[("kind", "contact")]),
+        record_hits,
+        "the query is not executed again"
+    );
+}
+
+#[tokio::test]
 async fn no_cache_header_reads_through() {
     let app = TestApp::start().await;
     app.data(THIRTY_WITH_CHILDREN, json!({})).await;
