@@ -12,6 +12,11 @@ use casebook_ghl_gateway::{
     sim::{self, seed::Dataset},
 };
 
+// glibc's allocator showed up as lock contention across the runtime's worker threads under
+// load; mimalloc keeps per-thread heaps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// GraphQL gateway over Casebook and GoHighLevel: one contact history from both systems.
 #[derive(Parser)]
 #[command(version, about)]
