@@ -20,6 +20,7 @@ use crate::{
     credentials::{cipher::TokenCipher, ghl_oauth::GhlOAuthConfig},
     graphql::loaders::LoaderConfig,
     identity::PhoneRegion,
+    store::{Backend, is_sqlite_in_memory, testing::POSTGRES_URL_VAR},
     upstream::{
         HttpSettings,
         limits::GhlLimitsConfig,
@@ -69,14 +70,34 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// sqlx connection URL. Default `sqlite://casebook-ghl-gateway.db` (created if missing).
+    /// sqlx connection URL: `sqlite://<file>` (created if missing), `sqlite::memory:`, or
+    /// `postgres://<user>:<password>@<host>/<database>` (also `postgresql://`). Default
+    /// `sqlite://casebook-ghl-gateway.db`.
     pub url: String,
+    /// Largest number of open connections. Default 8, or 1 for an in-memory SQLite
+    /// database, which allows only 1.
+    pub max_connections: Option<u32>,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: "sqlite://casebook-ghl-gateway.db".to_string(),
+            max_connections: None,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    fn validate(&self) -> Result<(), String> {
+        Backend::from_url(&self.url).map_err(|error| error.to_string())?;
+        match self.max_connections {
+            Some(0) => Err("database.max_connections is 0: use at least 1".to_string()),
+            Some(size) if size > 1 && is_sqlite_in_memory(&self.url) => Err(format!(
+                "database.max_connections is {size}, but an in-memory SQLite database allows 1 \
+                 connection: remove max_connections or use a SQLite file or PostgreSQL"
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -243,7 +264,15 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        // The test suites' PostgreSQL URL shares the prefix but is no configuration key.
+        let test_variable = POSTGRES_URL_VAR
+            .strip_prefix(ENV_PREFIX)
+            .expect("the test variable starts with the prefix");
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .ignore(&[test_variable])
+                .split("__"),
+        );
         let config: Config = figment
             .extract()
             .map_err(|error| ConfigError::Load(Box::new(error)))?;
@@ -260,6 +289,7 @@ impl Config {
                     .to_string(),
             );
         }
+        self.database.validate().map_err(ConfigError::Invalid)?;
         self.linking.region()?;
         self.cache.validate().map_err(ConfigError::Invalid)?;
         self.upstream
@@ -441,6 +471,40 @@ mod tests {
     }
 
     #[test]
+    fn database_settings_are_checked() {
+        let with_database = |database: &str| format!("{MINIMAL}\n[database]\n{database}\n");
+
+        let postgres = parse(&with_database(
+            "url = \"postgres://gw@127.0.0.1/gw\"\nmax_connections = 20",
+        ))
+        .unwrap();
+        assert_eq!(postgres.database.max_connections, Some(20));
+        parse(&with_database("url = \"postgresql://gw@127.0.0.1/gw\"")).unwrap();
+        parse(&with_database(
+            "url = \"sqlite::memory:\"\nmax_connections = 1",
+        ))
+        .unwrap();
+
+        let scheme = parse(&with_database("url = \"mysql://gw:hunter2@127.0.0.1/gw\""))
+            .unwrap_err()
+            .to_string();
+        assert!(scheme.contains("database.url mysql://gw:***@"), "{scheme}");
+        assert!(!scheme.contains("hunter2"), "{scheme}");
+
+        let zero = parse(&with_database("max_connections = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(zero.contains("database.max_connections is 0"), "{zero}");
+
+        let memory = parse(&with_database(
+            "url = \"sqlite::memory:\"\nmax_connections = 4",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(memory.contains("in-memory SQLite"), "{memory}");
+    }
+
+    #[test]
     fn minimal_file_gets_defaults() {
         let config = parse(MINIMAL).unwrap();
         assert_eq!(config.listen, default_listen());
@@ -477,6 +541,22 @@ mod tests {
             error.to_string().contains("linking.default_region"),
             "{error}"
         );
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
+    fn test_database_variable_is_ignored() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("gateway.toml", MINIMAL)?;
+            jail.set_env(POSTGRES_URL_VAR, "postgres://postgres@127.0.0.1:5432/test");
+            let config =
+                Config::load(Some(Path::new("gateway.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.database.url, DatabaseConfig::default().url);
+            Ok(())
+        });
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url
         graphiql: true,
         database: DatabaseConfig {
             url: database_url.to_string(),
+            ..DatabaseConfig::default()
         },
         upstream: UpstreamConfig::default(),
         linking: LinkingConfig {

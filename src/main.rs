@@ -56,7 +56,8 @@ enum Command {
         /// Number of generated people.
         #[arg(long, default_value_t = sim::seed::DEFAULT_PEOPLE)]
         people: usize,
-        /// sqlx URL of the gateway's database; the default keeps it in memory.
+        /// URL of the gateway's database (sqlite://<file> or postgres://<user>@<host>/<database>);
+        /// the default keeps it in memory.
         #[arg(long, default_value = "sqlite::memory:")]
         database: String,
     },

@@ -79,7 +79,8 @@ impl Gateway {
         graphiql_key: Option<&str>,
     ) -> Result<Arc<Gateway>, StartError> {
         config.validate()?;
-        let store = LinkStore::connect(&config.database.url).await?;
+        let store =
+            LinkStore::connect_with(&config.database.url, config.database.max_connections).await?;
         let metrics = Metrics::new();
         let limits = LimitsRegistry::new(metrics.clone());
         let token_store = config

@@ -1,19 +1,24 @@
-//! The gateway's own state in SQLite through sqlx: contact links and matching keys.
+//! The gateway's own state in SQLite or PostgreSQL through sqlx: contact links and matching
+//! keys.
 //!
-//! Migrations under `migrations/` are embedded in the binary and run at start.
+//! Migrations under `migrations/sqlite/` and `migrations/postgres/` are embedded in the
+//! binary, and those of the configured backend run at start.
 
-use std::{collections::HashMap, str::FromStr, time::Duration};
+mod database;
+pub mod testing;
+
+use std::{collections::HashMap, fmt::Write};
 
 use chrono::Utc;
-use sqlx::{
-    QueryBuilder, Row, Sqlite, SqlitePool,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions},
-};
+use sqlx::{AnyPool, Row, any::AnyRow};
 use uuid::Uuid;
 
 use crate::{identity::MatchKey, upstream::System};
 
-/// Largest number of bound values in one statement; SQLite's default limit is 32766.
+pub use database::{Backend, is_sqlite_in_memory, redact_url};
+
+/// Largest number of bound values in one statement. The limits are 32766 on SQLite (by
+/// default) and 65535 on PostgreSQL.
 const MAX_BIND: usize = 500;
 
 /// How the two sides of a contact were joined.
@@ -67,8 +72,19 @@ pub struct ContactLink {
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("database migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    /// `database.url` names no supported database.
+    #[error("{0}")]
+    InvalidUrl(String),
+    /// The database at `url` (shown without its password) could not be reached.
+    #[error(
+        "{url}: {source} (check database.url and that the database server accepts connections)"
+    )]
+    Connect { url: String, source: sqlx::Error },
+    #[error("database migration failed on {url}: {source}")]
+    Migration {
+        url: String,
+        source: sqlx::migrate::MigrateError,
+    },
     #[error("{0}")]
     Conflict(String),
 }
@@ -76,29 +92,34 @@ pub enum StoreError {
 /// Contact links and matching keys.
 #[derive(Clone)]
 pub struct LinkStore {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl LinkStore {
-    /// Opens the database at `url` (creating the file if needed) and runs the migrations.
+    /// Opens the database at `url` (a `sqlite:`, `postgres:` or `postgresql:` URL) with the
+    /// default pool size and runs the migrations. A SQLite file is created if it is missing.
     pub async fn connect(url: &str) -> Result<LinkStore, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        // Every connection to an in-memory database opens a new, empty one.
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 8 })
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        LinkStore::connect_with(url, None).await
+    }
+
+    /// Like `connect`, with up to `max_connections` connections when it is set. The default
+    /// is 8, or 1 for an in-memory SQLite database.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: Option<u32>,
+    ) -> Result<LinkStore, StoreError> {
+        let pool = database::open(url, max_connections).await?;
         Ok(LinkStore { pool })
     }
 
     /// The connection pool, for the other tables of the gateway's state.
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Returns the backend this store's database runs on.
+    pub fn backend(&self) -> Backend {
+        Backend::of_pool(&self.pool)
     }
 
     /// Checks that the database answers.
@@ -114,7 +135,7 @@ impl LinkStore {
         for _ in 0..8 {
             let row = sqlx::query(
                 "SELECT id, casebook_id, ghl_id, link_method, merged_into FROM contact_links
-                 WHERE tenant = ? AND id = ?",
+                 WHERE tenant = $1 AND id = $2",
             )
             .bind(tenant)
             .bind(&current)
@@ -139,17 +160,22 @@ impl LinkStore {
         let column = native_column(system);
         let mut found = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_BIND) {
-            let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "SELECT id, casebook_id, ghl_id, link_method FROM contact_links WHERE merged_into IS NULL AND tenant = ",
+            // sqlx's QueryBuilder writes `?` placeholders for the `Any` driver, which
+            // PostgreSQL rejects, so the `$n` list is numbered here.
+            let mut sql = format!(
+                "SELECT id, casebook_id, ghl_id, link_method FROM contact_links
+                 WHERE merged_into IS NULL AND tenant = $1 AND {column} IN ("
             );
-            query.push_bind(tenant);
-            query.push(format!(" AND {column} IN ("));
-            let mut separated = query.separated(", ");
-            for id in chunk {
-                separated.push_bind(id);
+            for position in 0..chunk.len() {
+                let separator = if position == 0 { "" } else { ", " };
+                write!(sql, "{separator}${}", position + 2).expect("writing to a String");
             }
-            separated.push_unseparated(")");
-            for row in query.build().fetch_all(&self.pool).await? {
+            sql.push(')');
+            let mut query = sqlx::query(&sql).bind(tenant);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
                 let link = link_from_row(&row);
                 let native = match system {
                     System::Casebook => link.casebook_id.clone(),
@@ -183,7 +209,7 @@ impl LinkStore {
             // A concurrent request may have created the row; the unique index keeps one.
             sqlx::query(&format!(
                 "INSERT INTO contact_links (id, tenant, {column}, link_method, created_at, updated_at)
-                 VALUES (?, ?, ?, 'single', ?, ?) ON CONFLICT DO NOTHING"
+                 VALUES ($1, $2, $3, 'single', $4, $5) ON CONFLICT DO NOTHING"
             ))
             .bind(Uuid::new_v4().to_string())
             .bind(tenant)
@@ -213,14 +239,14 @@ impl LinkStore {
     ) -> Result<ContactLink, StoreError> {
         let mut transaction = self.pool.begin().await?;
         let select = "SELECT id, casebook_id, ghl_id, link_method FROM contact_links
-                      WHERE tenant = ? AND merged_into IS NULL AND ";
-        let casebook_row = sqlx::query(&format!("{select} casebook_id = ?"))
+                      WHERE tenant = $1 AND merged_into IS NULL AND ";
+        let casebook_row = sqlx::query(&format!("{select} casebook_id = $2"))
             .bind(tenant)
             .bind(casebook_id)
             .fetch_optional(&mut *transaction)
             .await?
             .map(|row| link_from_row(&row));
-        let ghl_row = sqlx::query(&format!("{select} ghl_id = ?"))
+        let ghl_row = sqlx::query(&format!("{select} ghl_id = $2"))
             .bind(tenant)
             .bind(ghl_id)
             .fetch_optional(&mut *transaction)
@@ -248,7 +274,7 @@ impl LinkStore {
             (Some(a), ghl_row) => {
                 if let Some(b) = ghl_row {
                     sqlx::query(
-                        "UPDATE contact_links SET merged_into = ?, updated_at = ? WHERE id = ?",
+                        "UPDATE contact_links SET merged_into = $1, updated_at = $2 WHERE id = $3",
                     )
                     .bind(&a.id)
                     .bind(&now)
@@ -257,7 +283,7 @@ impl LinkStore {
                     .await?;
                 }
                 sqlx::query(
-                    "UPDATE contact_links SET ghl_id = ?, link_method = ?, updated_at = ? WHERE id = ?",
+                    "UPDATE contact_links SET ghl_id = $1, link_method = $2, updated_at = $3 WHERE id = $4",
                 )
                 .bind(ghl_id)
                 .bind(method.as_str())
@@ -269,7 +295,7 @@ impl LinkStore {
             }
             (None, Some(b)) => {
                 sqlx::query(
-                    "UPDATE contact_links SET casebook_id = ?, link_method = ?, updated_at = ? WHERE id = ?",
+                    "UPDATE contact_links SET casebook_id = $1, link_method = $2, updated_at = $3 WHERE id = $4",
                 )
                 .bind(casebook_id)
                 .bind(method.as_str())
@@ -283,7 +309,7 @@ impl LinkStore {
                 let id = Uuid::new_v4().to_string();
                 sqlx::query(
                     "INSERT INTO contact_links (id, tenant, casebook_id, ghl_id, link_method, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&id)
                 .bind(tenant)
@@ -315,7 +341,7 @@ impl LinkStore {
         let id = Uuid::new_v4().to_string();
         let now = Utc::now().to_rfc3339();
         sqlx::query(
-            "INSERT INTO contact_links (id, tenant, link_method, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO contact_links (id, tenant, link_method, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&id)
         .bind(tenant)
@@ -344,7 +370,7 @@ impl LinkStore {
     ) -> Result<(), StoreError> {
         let column = native_column(system);
         let result = sqlx::query(&format!(
-            "UPDATE contact_links SET {column} = ?, updated_at = ? WHERE tenant = ? AND id = ?"
+            "UPDATE contact_links SET {column} = $1, updated_at = $2 WHERE tenant = $3 AND id = $4"
         ))
         .bind(native_id)
         .bind(Utc::now().to_rfc3339())
@@ -381,14 +407,14 @@ impl LinkStore {
         let now = Utc::now().to_rfc3339();
         let ghl_row = Uuid::new_v4().to_string();
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("UPDATE contact_links SET ghl_id = NULL, link_method = 'single', updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE contact_links SET ghl_id = NULL, link_method = 'single', updated_at = $1 WHERE id = $2")
             .bind(&now)
             .bind(&link.id)
             .execute(&mut *transaction)
             .await?;
         sqlx::query(
             "INSERT INTO contact_links (id, tenant, ghl_id, link_method, created_at, updated_at)
-             VALUES (?, ?, ?, 'single', ?, ?)",
+             VALUES ($1, $2, $3, 'single', $4, $5)",
         )
         .bind(&ghl_row)
         .bind(tenant)
@@ -417,12 +443,12 @@ impl LinkStore {
     /// Removes a contact and the rows merged into it.
     pub async fn delete_contact(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("DELETE FROM contact_links WHERE tenant = ? AND merged_into = ?")
+        sqlx::query("DELETE FROM contact_links WHERE tenant = $1 AND merged_into = $2")
             .bind(tenant)
             .bind(id)
             .execute(&mut *transaction)
             .await?;
-        sqlx::query("DELETE FROM contact_links WHERE tenant = ? AND id = ?")
+        sqlx::query("DELETE FROM contact_links WHERE tenant = $1 AND id = $2")
             .bind(tenant)
             .bind(id)
             .execute(&mut *transaction)
@@ -434,7 +460,7 @@ impl LinkStore {
     /// Number of active contacts that have both a Casebook and a GHL record.
     pub async fn count_joined(&self, tenant: &str) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM contact_links WHERE tenant = ? AND merged_into IS NULL
+            "SELECT COUNT(*) FROM contact_links WHERE tenant = $1 AND merged_into IS NULL
              AND casebook_id IS NOT NULL AND ghl_id IS NOT NULL",
         )
         .bind(tenant)
@@ -453,7 +479,7 @@ impl LinkStore {
         let mut transaction = self.pool.begin().await?;
         for (record_id, keys) in records {
             sqlx::query(
-                "DELETE FROM identity_keys WHERE tenant = ? AND system = ? AND record_id = ?",
+                "DELETE FROM identity_keys WHERE tenant = $1 AND system = $2 AND record_id = $3",
             )
             .bind(tenant)
             .bind(system.as_str())
@@ -463,7 +489,7 @@ impl LinkStore {
             for key in keys {
                 sqlx::query(
                     "INSERT INTO identity_keys (tenant, system, record_id, kind, value)
-                     VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 )
                 .bind(tenant)
                 .bind(system.as_str())
@@ -488,7 +514,7 @@ impl LinkStore {
         let mut found = Vec::new();
         for key in keys {
             let rows = sqlx::query(
-                "SELECT record_id FROM identity_keys WHERE tenant = ? AND system = ? AND kind = ? AND value = ?",
+                "SELECT record_id FROM identity_keys WHERE tenant = $1 AND system = $2 AND kind = $3 AND value = $4",
             )
             .bind(tenant)
             .bind(system.as_str())
@@ -512,7 +538,7 @@ fn native_column(system: System) -> &'static str {
     }
 }
 
-fn link_from_row(row: &sqlx::sqlite::SqliteRow) -> ContactLink {
+fn link_from_row(row: &AnyRow) -> ContactLink {
     ContactLink {
         id: row.get("id"),
         casebook_id: row.get("casebook_id"),
@@ -524,15 +550,25 @@ fn link_from_row(row: &sqlx::sqlite::SqliteRow) -> ContactLink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::KeyKind;
+    use crate::{identity::KeyKind, store::testing::backend_tests};
 
-    async fn store() -> LinkStore {
-        LinkStore::connect("sqlite::memory:").await.unwrap()
+    backend_tests!(
+        one_sided_contacts_are_created_once,
+        linking_merges_two_one_sided_contacts,
+        linking_a_joined_record_elsewhere_is_a_conflict,
+        tenants_do_not_share_links,
+        keys_are_replaced_per_record,
+        native_ids_are_found_in_large_batches,
+        taken_native_id_is_a_conflict,
+        unlink_then_delete_removes_merged_rows,
+    );
+
+    async fn store(url: &str) -> LinkStore {
+        LinkStore::connect(url).await.unwrap()
     }
 
-    #[tokio::test]
-    async fn one_sided_contacts_are_created_once() {
-        let store = store().await;
+    async fn one_sided_contacts_are_created_once(url: &str) {
+        let store = store(url).await;
         let ids = vec!["p1".to_string(), "p2".to_string()];
         let first = store
             .ensure_native_ids("t", System::Casebook, &ids)
@@ -546,9 +582,8 @@ mod tests {
         assert_eq!(first["p1"].method, LinkMethod::Single);
     }
 
-    #[tokio::test]
-    async fn linking_merges_two_one_sided_contacts() {
-        let store = store().await;
+    async fn linking_merges_two_one_sided_contacts(url: &str) {
+        let store = store(url).await;
         let casebook = store
             .ensure_native_ids("t", System::Casebook, &["p1".to_string()])
             .await
@@ -572,9 +607,8 @@ mod tests {
         assert_eq!(store.count_joined("t").await.unwrap(), 1);
     }
 
-    #[tokio::test]
-    async fn linking_a_joined_record_elsewhere_is_a_conflict() {
-        let store = store().await;
+    async fn linking_a_joined_record_elsewhere_is_a_conflict(url: &str) {
+        let store = store(url).await;
         store
             .link_pair("t", "p1", "g1", LinkMethod::Email)
             .await
@@ -586,9 +620,8 @@ mod tests {
         assert!(matches!(error, StoreError::Conflict(_)), "{error}");
     }
 
-    #[tokio::test]
-    async fn tenants_do_not_share_links() {
-        let store = store().await;
+    async fn tenants_do_not_share_links(url: &str) {
+        let store = store(url).await;
         store
             .link_pair("a", "p1", "g1", LinkMethod::Email)
             .await
@@ -600,9 +633,8 @@ mod tests {
         assert!(other.is_empty());
     }
 
-    #[tokio::test]
-    async fn keys_are_replaced_per_record() {
-        let store = store().await;
+    async fn keys_are_replaced_per_record(url: &str) {
+        let store = store(url).await;
         let key = |value: &str| MatchKey {
             kind: KeyKind::Email,
             value: value.to_string(),
@@ -637,6 +669,89 @@ mod tests {
                 .unwrap()
                 .len(),
             1
+        );
+    }
+
+    async fn native_ids_are_found_in_large_batches(url: &str) {
+        let store = store(url).await;
+        // More ids than one statement binds, so the lookups run in several chunks.
+        let ids: Vec<String> = (0..MAX_BIND * 2 + 7).map(|n| format!("p{n}")).collect();
+
+        let created = store
+            .ensure_native_ids("t", System::Casebook, &ids)
+            .await
+            .unwrap();
+        let found = store
+            .by_native_ids("t", System::Casebook, &ids)
+            .await
+            .unwrap();
+
+        assert_eq!(created.len(), ids.len());
+        assert_eq!(found, created);
+        assert_eq!(found["p1000"].casebook_id.as_deref(), Some("p1000"));
+    }
+
+    async fn taken_native_id_is_a_conflict(url: &str) {
+        let store = store(url).await;
+        let first = store
+            .create_contact("t", LinkMethod::Gateway)
+            .await
+            .unwrap();
+        let second = store
+            .create_contact("t", LinkMethod::Gateway)
+            .await
+            .unwrap();
+        store
+            .set_native_id("t", &first.id, System::Ghl, "g1")
+            .await
+            .unwrap();
+
+        let error = store
+            .set_native_id("t", &second.id, System::Ghl, "g1")
+            .await
+            .unwrap_err();
+
+        assert!(matches!(error, StoreError::Conflict(_)), "{error}");
+        let second = store.get("t", &second.id).await.unwrap().unwrap();
+        assert_eq!(second.ghl_id, None);
+    }
+
+    async fn unlink_then_delete_removes_merged_rows(url: &str) {
+        let store = store(url).await;
+        let casebook = store
+            .ensure_native_ids("t", System::Casebook, &["p1".to_string()])
+            .await
+            .unwrap()["p1"]
+            .clone();
+        let ghl = store
+            .ensure_native_ids("t", System::Ghl, &["g1".to_string()])
+            .await
+            .unwrap()["g1"]
+            .clone();
+        store
+            .link_pair("t", "p1", "g1", LinkMethod::Manual)
+            .await
+            .unwrap();
+
+        let (kept, split) = store.unlink("t", &casebook.id).await.unwrap();
+        assert_eq!(kept.id, casebook.id);
+        assert_eq!(kept.ghl_id, None);
+        assert_eq!(split.ghl_id.as_deref(), Some("g1"));
+        assert_eq!(store.count_joined("t").await.unwrap(), 0);
+
+        // The merged GHL row refers to the Casebook row, so both go together.
+        store.delete_contact("t", &casebook.id).await.unwrap();
+        assert_eq!(store.get("t", &casebook.id).await.unwrap(), None);
+        assert_eq!(store.get("t", &ghl.id).await.unwrap(), None);
+        assert_eq!(
+            store
+                .get("t", &split.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .ghl_id
+                .as_deref(),
+            Some("g1")
         );
     }
 }

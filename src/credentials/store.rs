@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 
 use super::cipher::{DecryptError, TokenCipher};
 use crate::store::StoreError;
@@ -71,7 +71,7 @@ impl From<sqlx::Error> for TokenStoreError {
 /// Encrypted OAuth tokens of one system, keyed by tenant.
 #[derive(Clone, Debug)]
 pub struct TokenStore {
-    pool: SqlitePool,
+    pool: AnyPool,
     cipher: TokenCipher,
     system: &'static str,
     /// Identifies this process in refresh claims.
@@ -85,7 +85,7 @@ fn context(tenant: &str, system: &str, field: &str) -> String {
 impl TokenStore {
     /// A store for the tokens of `system` (such as `ghl`), claiming refreshes under a new
     /// random owner id.
-    pub fn new(pool: SqlitePool, cipher: TokenCipher, system: &'static str) -> TokenStore {
+    pub fn new(pool: AnyPool, cipher: TokenCipher, system: &'static str) -> TokenStore {
         TokenStore {
             pool,
             cipher,
@@ -99,7 +99,7 @@ impl TokenStore {
         let row = sqlx::query(
             "SELECT account_id, access_token, refresh_token, expires_at, scope, generation,
                     status, status_reason
-             FROM oauth_tokens WHERE tenant = ? AND system = ?",
+             FROM oauth_tokens WHERE tenant = $1 AND system = $2",
         )
         .bind(tenant)
         .bind(self.system)
@@ -145,7 +145,7 @@ impl TokenStore {
         let row = sqlx::query(
             "INSERT INTO oauth_tokens (tenant, system, account_id, access_token, refresh_token,
                  expires_at, scope, generation, status, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1, 'active', ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 'active', $8)
              ON CONFLICT (tenant, system) DO UPDATE SET
                  account_id = excluded.account_id, access_token = excluded.access_token,
                  refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
@@ -177,9 +177,9 @@ impl TokenStore {
     ) -> Result<bool, TokenStoreError> {
         let now = Utc::now().timestamp_millis();
         let result = sqlx::query(
-            "UPDATE oauth_tokens SET refresh_owner = ?, refresh_lease_until = ?
-             WHERE tenant = ? AND system = ? AND generation = ? AND status = 'active'
-               AND (refresh_lease_until IS NULL OR refresh_lease_until < ? OR refresh_owner = ?)",
+            "UPDATE oauth_tokens SET refresh_owner = $1, refresh_lease_until = $2
+             WHERE tenant = $3 AND system = $4 AND generation = $5 AND status = 'active'
+               AND (refresh_lease_until IS NULL OR refresh_lease_until < $6 OR refresh_owner = $7)",
         )
         .bind(&self.owner)
         .bind(lease_until.timestamp_millis())
@@ -203,10 +203,10 @@ impl TokenStore {
     ) -> Result<Option<i64>, TokenStoreError> {
         let (access, refresh) = self.seal(tenant, tokens);
         let row = sqlx::query(
-            "UPDATE oauth_tokens SET access_token = ?, refresh_token = ?, expires_at = ?,
-                 scope = ?, generation = generation + 1, refresh_owner = NULL,
-                 refresh_lease_until = NULL, updated_at = ?
-             WHERE tenant = ? AND system = ? AND refresh_owner = ?
+            "UPDATE oauth_tokens SET access_token = $1, refresh_token = $2, expires_at = $3,
+                 scope = $4, generation = generation + 1, refresh_owner = NULL,
+                 refresh_lease_until = NULL, updated_at = $5
+             WHERE tenant = $6 AND system = $7 AND refresh_owner = $8
              RETURNING generation",
         )
         .bind(access)
@@ -226,7 +226,7 @@ impl TokenStore {
     pub async fn release_refresh(&self, tenant: &str) -> Result<(), TokenStoreError> {
         sqlx::query(
             "UPDATE oauth_tokens SET refresh_owner = NULL, refresh_lease_until = NULL
-             WHERE tenant = ? AND system = ? AND refresh_owner = ?",
+             WHERE tenant = $1 AND system = $2 AND refresh_owner = $3",
         )
         .bind(tenant)
         .bind(self.system)
@@ -243,9 +243,9 @@ impl TokenStore {
         reason: &str,
     ) -> Result<(), TokenStoreError> {
         sqlx::query(
-            "UPDATE oauth_tokens SET status = 'reinstall_required', status_reason = ?,
-                 refresh_owner = NULL, refresh_lease_until = NULL, updated_at = ?
-             WHERE tenant = ? AND system = ?",
+            "UPDATE oauth_tokens SET status = 'reinstall_required', status_reason = $1,
+                 refresh_owner = NULL, refresh_lease_until = NULL, updated_at = $2
+             WHERE tenant = $3 AND system = $4",
         )
         .bind(reason)
         .bind(Utc::now().to_rfc3339())
@@ -264,11 +264,11 @@ impl TokenStore {
         tenant: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<(), TokenStoreError> {
-        sqlx::query("DELETE FROM oauth_states WHERE expires_at < ?")
+        sqlx::query("DELETE FROM oauth_states WHERE expires_at < $1")
             .bind(Utc::now().timestamp_millis())
             .execute(&self.pool)
             .await?;
-        sqlx::query("INSERT INTO oauth_states (state, tenant, expires_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO oauth_states (state, tenant, expires_at) VALUES ($1, $2, $3)")
             .bind(state)
             .bind(tenant)
             .bind(expires_at.timestamp_millis())
@@ -281,7 +281,7 @@ impl TokenStore {
     /// state is accepted once.
     pub async fn take_state(&self, state: &str) -> Result<Option<String>, TokenStoreError> {
         let row =
-            sqlx::query("DELETE FROM oauth_states WHERE state = ? RETURNING tenant, expires_at")
+            sqlx::query("DELETE FROM oauth_states WHERE state = $1 RETURNING tenant, expires_at")
                 .bind(state)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -311,12 +311,30 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
-    use crate::store::LinkStore;
+    use crate::store::{
+        LinkStore,
+        testing::{backend_tests, replica_tests},
+    };
 
-    async fn two_stores() -> (TokenStore, TokenStore) {
-        let links = LinkStore::connect("sqlite::memory:").await.unwrap();
+    backend_tests!(
+        install_then_load_decrypts,
+        one_process_claims_a_refresh,
+        lapsed_claim_can_be_taken_over,
+        reinstall_status_blocks_claims_until_install,
+        states_are_single_use_and_expire,
+    );
+
+    replica_tests!(refresh_is_claimed_once_per_generation_across_replicas);
+
+    fn cipher() -> TokenCipher {
         let key = SecretString::from(base64::engine::general_purpose::STANDARD.encode([3u8; 32]));
-        let cipher = TokenCipher::from_base64(&key).unwrap();
+        TokenCipher::from_base64(&key).unwrap()
+    }
+
+    /// Two stores with their own owner ids on one pool.
+    async fn two_stores(url: &str) -> (TokenStore, TokenStore) {
+        let links = LinkStore::connect(url).await.unwrap();
+        let cipher = cipher();
         (
             TokenStore::new(links.pool().clone(), cipher.clone(), "ghl"),
             TokenStore::new(links.pool().clone(), cipher, "ghl"),
@@ -332,9 +350,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn install_then_load_decrypts() {
-        let (store, _) = two_stores().await;
+    async fn install_then_load_decrypts(url: &str) {
+        let (store, _) = two_stores(url).await;
         assert!(store.load("acme").await.unwrap().is_none());
         assert_eq!(store.install("acme", "loc", &tokens("a")).await.unwrap(), 1);
         let loaded = store.load("acme").await.unwrap().unwrap();
@@ -344,9 +361,8 @@ mod tests {
         assert_eq!(store.install("acme", "loc", &tokens("b")).await.unwrap(), 2);
     }
 
-    #[tokio::test]
-    async fn one_process_claims_a_refresh() {
-        let (first, second) = two_stores().await;
+    async fn one_process_claims_a_refresh(url: &str) {
+        let (first, second) = two_stores(url).await;
         first.install("acme", "loc", &tokens("a")).await.unwrap();
         let lease = Utc::now() + chrono::Duration::seconds(30);
         assert!(first.claim_refresh("acme", 1, lease).await.unwrap());
@@ -368,9 +384,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn lapsed_claim_can_be_taken_over() {
-        let (first, second) = two_stores().await;
+    async fn lapsed_claim_can_be_taken_over(url: &str) {
+        let (first, second) = two_stores(url).await;
         first.install("acme", "loc", &tokens("a")).await.unwrap();
         let lapsed = Utc::now() - chrono::Duration::seconds(1);
         assert!(first.claim_refresh("acme", 1, lapsed).await.unwrap());
@@ -378,9 +393,8 @@ mod tests {
         assert!(second.claim_refresh("acme", 1, lease).await.unwrap());
     }
 
-    #[tokio::test]
-    async fn reinstall_status_blocks_claims_until_install() {
-        let (store, _) = two_stores().await;
+    async fn reinstall_status_blocks_claims_until_install(url: &str) {
+        let (store, _) = two_stores(url).await;
         store.install("acme", "loc", &tokens("a")).await.unwrap();
         store
             .require_reinstall("acme", "refresh token used")
@@ -400,9 +414,8 @@ mod tests {
         assert_eq!(loaded.status, TokenStatus::Active);
     }
 
-    #[tokio::test]
-    async fn states_are_single_use_and_expire() {
-        let (store, _) = two_stores().await;
+    async fn states_are_single_use_and_expire(url: &str) {
+        let (store, _) = two_stores(url).await;
         let later = Utc::now() + chrono::Duration::minutes(10);
         store.save_state("s1", "acme", later).await.unwrap();
         assert_eq!(
@@ -413,5 +426,53 @@ mod tests {
         let past = Utc::now() - chrono::Duration::seconds(1);
         store.save_state("s2", "acme", past).await.unwrap();
         assert_eq!(store.take_state("s2").await.unwrap(), None);
+    }
+
+    /// Two replicas with eight stores each race for the refresh of each generation, and
+    /// exactly one store wins each time. Each store has its own owner id, like a process.
+    async fn refresh_is_claimed_once_per_generation_across_replicas(url: &str) {
+        let pools = [
+            LinkStore::connect(url).await.unwrap().pool().clone(),
+            LinkStore::connect(url).await.unwrap().pool().clone(),
+        ];
+        let stores: Vec<TokenStore> = (0..16)
+            .map(|n| TokenStore::new(pools[n % 2].clone(), cipher(), "ghl"))
+            .collect();
+        let mut generation = stores[0]
+            .install("acme", "loc", &tokens("a"))
+            .await
+            .unwrap();
+
+        for round in 0..5 {
+            let lease = Utc::now() + chrono::Duration::seconds(30);
+            let mut claims = Vec::new();
+            for store in &stores {
+                let store = store.clone();
+                claims.push(tokio::spawn(async move {
+                    store
+                        .claim_refresh("acme", generation, lease)
+                        .await
+                        .unwrap()
+                }));
+            }
+            let mut winners = Vec::new();
+            for (index, claim) in claims.into_iter().enumerate() {
+                if claim.await.unwrap() {
+                    winners.push(index);
+                }
+            }
+            assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+
+            let winner = &stores[winners[0]];
+            let next = winner
+                .complete_refresh("acme", &tokens(&format!("round-{round}")))
+                .await
+                .unwrap();
+            assert_eq!(next, Some(generation + 1), "round {round}");
+            generation += 1;
+        }
+        let loaded = stores[1].load("acme").await.unwrap().unwrap();
+        assert_eq!(loaded.generation, generation);
+        assert_eq!(loaded.refresh_token.expose_secret(), "refresh-round-4");
     }
 }

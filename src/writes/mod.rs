@@ -371,16 +371,16 @@ impl Writes {
                     let operation = serde_json::to_string(&write).unwrap_or_default();
                     let job = self
                         .outbox
-                        .enqueue(
+                        .enqueue_failed(
                             &tenant.id,
                             system,
                             &operation,
                             write.summary(),
+                            "CONFLICT",
                             false,
-                            Some("CONFLICT"),
+                            None,
                         )
                         .await?;
-                    self.outbox.fail(&job, "CONFLICT", false, None).await?;
                     Ok(SideOutcome {
                         status: SyncStatus::Failed,
                         job_id: Some(job),
@@ -401,28 +401,27 @@ impl Writes {
                     code = error.code(), error = %error, transient = error.is_transient(),
                     "write failed; recorded in the outbox"
                 );
+                // The failed call was the first attempt; the worker makes the next one
+                // after the first backoff delay or the wait the error names.
+                let retry_at = error
+                    .is_transient()
+                    .then(|| worker::next_attempt_at(&self.config, 1, &error));
                 let job = self
                     .outbox
-                    .enqueue(
+                    .enqueue_failed(
                         &tenant.id,
                         system,
                         &operation,
                         write.summary(),
+                        error.code(),
                         unknown,
-                        Some(error.code()),
+                        retry_at,
                     )
                     .await?;
-                let status = if error.is_transient() {
-                    // The failed call was the first attempt; the worker makes the next
-                    // one after the first backoff delay or the wait the error names.
-                    let retry_at = worker::next_attempt_at(&self.config, 1, &error);
-                    self.outbox
-                        .fail(&job, error.code(), unknown, Some(retry_at))
-                        .await?;
+                let status = if retry_at.is_some() {
                     self.wake_worker();
                     SyncStatus::Pending
                 } else {
-                    self.outbox.fail(&job, error.code(), unknown, None).await?;
                     SyncStatus::Failed
                 };
                 Ok(SideOutcome {

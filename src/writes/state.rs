@@ -1,10 +1,13 @@
 //! The write-side tables: record links, the outbox and idempotency keys.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row, any::AnyRow};
 use uuid::Uuid;
 
-use crate::{store::StoreError, upstream::System};
+use crate::{
+    store::{Backend, StoreError},
+    upstream::System,
+};
 
 /// Timestamps are stored as RFC 3339 UTC text with milliseconds, which sorts by time.
 pub fn timestamp(moment: DateTime<Utc>) -> String {
@@ -49,11 +52,11 @@ pub struct RecordLink {
 /// Record links of one database.
 #[derive(Clone)]
 pub struct RecordLinks {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl RecordLinks {
-    pub fn new(pool: SqlitePool) -> RecordLinks {
+    pub fn new(pool: AnyPool) -> RecordLinks {
         RecordLinks { pool }
     }
 
@@ -68,7 +71,7 @@ impl RecordLinks {
         let id = Uuid::new_v4().to_string();
         sqlx::query(
             "INSERT INTO record_links (id, tenant, kind, contact_id, ghl_contact_id, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id)
         .bind(tenant)
@@ -100,7 +103,7 @@ impl RecordLinks {
             System::Ghl => "ghl_id",
         };
         sqlx::query(&format!(
-            "UPDATE record_links SET {column} = ? WHERE tenant = ? AND id = ?"
+            "UPDATE record_links SET {column} = $1 WHERE tenant = $2 AND id = $3"
         ))
         .bind(native_id)
         .bind(tenant)
@@ -124,7 +127,7 @@ impl RecordLinks {
         };
         let row = sqlx::query(&format!(
             "SELECT id, contact_id, casebook_id, ghl_id, ghl_contact_id FROM record_links
-             WHERE tenant = ? AND kind = ? AND {column} = ?"
+             WHERE tenant = $1 AND kind = $2 AND {column} = $3"
         ))
         .bind(tenant)
         .bind(kind.as_str())
@@ -141,7 +144,7 @@ impl RecordLinks {
         id: &str,
     ) -> Result<Option<RecordLink>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, contact_id, casebook_id, ghl_id, ghl_contact_id FROM record_links WHERE tenant = ? AND id = ?",
+            "SELECT id, contact_id, casebook_id, ghl_id, ghl_contact_id FROM record_links WHERE tenant = $1 AND id = $2",
         )
         .bind(tenant)
         .bind(id)
@@ -159,7 +162,7 @@ impl RecordLinks {
     ) -> Result<Vec<RecordLink>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, contact_id, casebook_id, ghl_id, ghl_contact_id FROM record_links
-             WHERE tenant = ? AND kind = ? AND contact_id = ?",
+             WHERE tenant = $1 AND kind = $2 AND contact_id = $3",
         )
         .bind(tenant)
         .bind(kind.as_str())
@@ -171,7 +174,7 @@ impl RecordLinks {
 
     /// Removes a link.
     pub async fn delete(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM record_links WHERE tenant = ? AND id = ?")
+        sqlx::query("DELETE FROM record_links WHERE tenant = $1 AND id = $2")
             .bind(tenant)
             .bind(id)
             .execute(&self.pool)
@@ -180,7 +183,7 @@ impl RecordLinks {
     }
 }
 
-fn record_from_row(row: &sqlx::sqlite::SqliteRow) -> RecordLink {
+fn record_from_row(row: &AnyRow) -> RecordLink {
     RecordLink {
         id: row.get("id"),
         contact_id: row.get("contact_id"),
@@ -243,7 +246,8 @@ pub struct Job {
 /// The durable outbox.
 #[derive(Clone)]
 pub struct Outbox {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 const JOB_COLUMNS: &str =
@@ -251,8 +255,9 @@ const JOB_COLUMNS: &str =
     next_attempt_at, last_error, created_at, updated_at";
 
 impl Outbox {
-    pub fn new(pool: SqlitePool) -> Outbox {
-        Outbox { pool }
+    pub fn new(pool: AnyPool) -> Outbox {
+        let backend = Backend::of_pool(&pool);
+        Outbox { pool, backend }
     }
 
     /// Adds a write to run as soon as a worker is free.
@@ -270,14 +275,14 @@ impl Outbox {
         sqlx::query(
             "INSERT INTO outbox (id, tenant, system, operation, summary, status, attempts, outcome_unknown,
                                  next_attempt_at, last_error, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(tenant)
         .bind(system.as_str())
         .bind(operation)
         .bind(summary)
-        .bind(outcome_unknown)
+        .bind(i64::from(outcome_unknown))
         .bind(&now)
         .bind(last_error)
         .bind(&now)
@@ -287,25 +292,79 @@ impl Outbox {
         Ok(id)
     }
 
+    /// Records a write whose first attempt failed with `error`, in the state that
+    /// [`Outbox::fail`] leaves: it runs again at `retry_at`, or is marked failed when
+    /// `retry_at` is `None`.
+    ///
+    /// The entry is written whole in one statement. An `enqueue` followed by `fail` would
+    /// leave a moment in which a worker, of this process or another, can take the entry
+    /// before its retry time.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn enqueue_failed(
+        &self,
+        tenant: &str,
+        system: System,
+        operation: &str,
+        summary: &str,
+        error: &str,
+        outcome_unknown: bool,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<String, StoreError> {
+        let id = Uuid::new_v4().to_string();
+        let now = timestamp(Utc::now());
+        let status = if retry_at.is_some() {
+            JobStatus::Pending
+        } else {
+            JobStatus::Failed
+        };
+        sqlx::query(
+            "INSERT INTO outbox (id, tenant, system, operation, summary, status, attempts, outcome_unknown,
+                                 next_attempt_at, last_error, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $10)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(system.as_str())
+        .bind(operation)
+        .bind(summary)
+        .bind(status.as_str())
+        .bind(i64::from(outcome_unknown))
+        .bind(retry_at.map_or_else(|| now.clone(), timestamp))
+        .bind(error)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
     /// Takes the next due entry and leases it to the caller for `lease`.
     ///
     /// Entries left `running` by a process that died are taken again once their lease
-    /// has passed.
+    /// has passed. Processes that share the database never take the same entry while its
+    /// lease lasts.
     pub async fn claim(&self, lease: chrono::Duration) -> Result<Option<Job>, StoreError> {
+        const DUE: &str = "((status = 'pending' AND next_attempt_at <= $2)
+                            OR (status = 'running' AND lease_until <= $2))";
+        let skip_locked = match self.backend {
+            // A concurrent claim skips the row another transaction is taking instead of
+            // waiting for it and then finding it leased.
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            // SQLite runs one write at a time on the whole database.
+            Backend::Sqlite => "",
+        };
+        // The outer `DUE` checks the row again: after waiting for another transaction's
+        // update, PostgreSQL re-evaluates the outer condition on the new row but does not
+        // run the subquery again.
         let now = Utc::now();
         let row = sqlx::query(&format!(
-            "UPDATE outbox SET status = 'running', lease_until = ?, updated_at = ?
+            "UPDATE outbox SET status = 'running', lease_until = $1, updated_at = $2
              WHERE id = (
-                 SELECT id FROM outbox
-                 WHERE (status = 'pending' AND next_attempt_at <= ?)
-                    OR (status = 'running' AND lease_until <= ?)
-                 ORDER BY next_attempt_at LIMIT 1
-             )
+                 SELECT id FROM outbox WHERE {DUE}
+                 ORDER BY next_attempt_at LIMIT 1{skip_locked}
+             ) AND {DUE}
              RETURNING {JOB_COLUMNS}"
         ))
         .bind(timestamp(now + lease))
-        .bind(timestamp(now))
-        .bind(timestamp(now))
         .bind(timestamp(now))
         .fetch_optional(&self.pool)
         .await?;
@@ -316,7 +375,7 @@ impl Outbox {
     pub async fn complete(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE outbox SET status = 'done', attempts = attempts + 1, lease_until = NULL, last_error = NULL,
-                               updated_at = ? WHERE id = ?",
+                               updated_at = $1 WHERE id = $2",
         )
         .bind(timestamp(Utc::now()))
         .bind(id)
@@ -340,13 +399,14 @@ impl Outbox {
             JobStatus::Failed
         };
         sqlx::query(
-            "UPDATE outbox SET status = ?, attempts = attempts + 1, lease_until = NULL, last_error = ?,
-                               outcome_unknown = MAX(outcome_unknown, ?), next_attempt_at = ?, updated_at = ?
-             WHERE id = ?",
+            "UPDATE outbox SET status = $1, attempts = attempts + 1, lease_until = NULL, last_error = $2,
+                               outcome_unknown = CASE WHEN $3 = 1 THEN 1 ELSE outcome_unknown END,
+                               next_attempt_at = $4, updated_at = $5
+             WHERE id = $6",
         )
         .bind(status.as_str())
         .bind(error)
-        .bind(outcome_unknown)
+        .bind(i64::from(outcome_unknown))
         .bind(timestamp(retry_at.unwrap_or_else(Utc::now)))
         .bind(timestamp(Utc::now()))
         .bind(id)
@@ -357,7 +417,7 @@ impl Outbox {
 
     /// Removes an entry.
     pub async fn delete(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM outbox WHERE tenant = ? AND id = ?")
+        sqlx::query("DELETE FROM outbox WHERE tenant = $1 AND id = $2")
             .bind(tenant)
             .bind(id)
             .execute(&self.pool)
@@ -369,8 +429,8 @@ impl Outbox {
     pub async fn retry_now(&self, tenant: &str, id: &str) -> Result<Option<Job>, StoreError> {
         let now = timestamp(Utc::now());
         sqlx::query(
-            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ?
-             WHERE tenant = ? AND id = ? AND status IN ('pending', 'failed')",
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $1, updated_at = $2
+             WHERE tenant = $3 AND id = $4 AND status IN ('pending', 'failed')",
         )
         .bind(&now)
         .bind(&now)
@@ -384,7 +444,7 @@ impl Outbox {
     /// One entry of a tenant.
     pub async fn get(&self, tenant: &str, id: &str) -> Result<Option<Job>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM outbox WHERE tenant = ? AND id = ?"
+            "SELECT {JOB_COLUMNS} FROM outbox WHERE tenant = $1 AND id = $2"
         ))
         .bind(tenant)
         .bind(id)
@@ -396,11 +456,11 @@ impl Outbox {
     /// Entries of a tenant that are not done, oldest first.
     pub async fn open(&self, tenant: &str, limit: u32) -> Result<Vec<Job>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM outbox WHERE tenant = ? AND status != 'done'
-             ORDER BY created_at LIMIT ?"
+            "SELECT {JOB_COLUMNS} FROM outbox WHERE tenant = $1 AND status != 'done'
+             ORDER BY created_at LIMIT $2"
         ))
         .bind(tenant)
-        .bind(limit)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(job_from_row).collect())
@@ -418,7 +478,7 @@ impl Outbox {
     }
 }
 
-fn job_from_row(row: &sqlx::sqlite::SqliteRow) -> Job {
+fn job_from_row(row: &AnyRow) -> Job {
     let system = match row.get::<&str, _>("system") {
         "CASEBOOK" => System::Casebook,
         _ => System::Ghl,
@@ -455,11 +515,11 @@ pub enum KeyState {
 /// Idempotency keys.
 #[derive(Clone)]
 pub struct IdempotencyKeys {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl IdempotencyKeys {
-    pub fn new(pool: SqlitePool) -> IdempotencyKeys {
+    pub fn new(pool: AnyPool) -> IdempotencyKeys {
         IdempotencyKeys { pool }
     }
 
@@ -472,7 +532,7 @@ impl IdempotencyKeys {
     ) -> Result<KeyState, StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO idempotency_keys (tenant, key, request_hash, state, created_at)
-             VALUES (?, ?, ?, 'in_progress', ?) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, 'in_progress', $4) ON CONFLICT DO NOTHING",
         )
         .bind(tenant)
         .bind(key)
@@ -483,7 +543,7 @@ impl IdempotencyKeys {
         if inserted.rows_affected() == 1 {
             return Ok(KeyState::Claimed);
         }
-        let row = sqlx::query("SELECT request_hash, state, outcome FROM idempotency_keys WHERE tenant = ? AND key = ?")
+        let row = sqlx::query("SELECT request_hash, state, outcome FROM idempotency_keys WHERE tenant = $1 AND key = $2")
             .bind(tenant)
             .bind(key)
             .fetch_optional(&self.pool)
@@ -509,7 +569,7 @@ impl IdempotencyKeys {
     /// Stores the outcome of the mutation that holds `key`.
     pub async fn finish(&self, tenant: &str, key: &str, outcome: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE idempotency_keys SET state = 'done', outcome = ? WHERE tenant = ? AND key = ?",
+            "UPDATE idempotency_keys SET state = 'done', outcome = $1 WHERE tenant = $2 AND key = $3",
         )
         .bind(outcome)
         .bind(tenant)
@@ -522,7 +582,7 @@ impl IdempotencyKeys {
     /// Releases `key` after a mutation that wrote nothing, so it can be used again.
     pub async fn release(&self, tenant: &str, key: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "DELETE FROM idempotency_keys WHERE tenant = ? AND key = ? AND state = 'in_progress'",
+            "DELETE FROM idempotency_keys WHERE tenant = $1 AND key = $2 AND state = 'in_progress'",
         )
         .bind(tenant)
         .bind(key)
@@ -535,19 +595,34 @@ impl IdempotencyKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::LinkStore;
+    use std::collections::HashSet;
 
-    async fn pool() -> SqlitePool {
-        LinkStore::connect("sqlite::memory:")
-            .await
-            .unwrap()
-            .pool()
-            .clone()
+    use crate::store::{
+        LinkStore,
+        testing::{backend_tests, replica_tests},
+    };
+
+    backend_tests!(
+        claimed_job_is_not_claimed_twice_until_its_lease_ends,
+        failed_job_waits_and_retry_now_requeues_it,
+        idempotency_key_states,
+        outcome_unknown_stays_set_after_later_failures,
+        failed_first_attempt_waits_for_its_retry_time,
+        open_lists_unfinished_jobs_up_to_the_limit,
+        record_links_round_trip,
+    );
+
+    replica_tests!(
+        outbox_entries_are_claimed_once_across_replicas,
+        idempotency_key_is_claimed_once_across_replicas,
+    );
+
+    async fn pool(url: &str) -> AnyPool {
+        LinkStore::connect(url).await.unwrap().pool().clone()
     }
 
-    #[tokio::test]
-    async fn claimed_job_is_not_claimed_twice_until_its_lease_ends() {
-        let outbox = Outbox::new(pool().await);
+    async fn claimed_job_is_not_claimed_twice_until_its_lease_ends(url: &str) {
+        let outbox = Outbox::new(pool(url).await);
         outbox
             .enqueue("t", System::Ghl, "{}", "create contact", false, None)
             .await
@@ -573,9 +648,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn failed_job_waits_and_retry_now_requeues_it() {
-        let outbox = Outbox::new(pool().await);
+    async fn failed_job_waits_and_retry_now_requeues_it(url: &str) {
+        let outbox = Outbox::new(pool(url).await);
         let id = outbox
             .enqueue("t", System::Ghl, "{}", "create contact", false, None)
             .await
@@ -607,9 +681,8 @@ mod tests {
         assert!(outbox.open("t", 10).await.unwrap().is_empty());
     }
 
-    #[tokio::test]
-    async fn idempotency_key_states() {
-        let keys = IdempotencyKeys::new(pool().await);
+    async fn idempotency_key_states(url: &str) {
+        let keys = IdempotencyKeys::new(pool(url).await);
         assert_eq!(keys.claim("t", "k", "h1").await.unwrap(), KeyState::Claimed);
         assert_eq!(
             keys.claim("t", "k", "h1").await.unwrap(),
@@ -628,6 +701,221 @@ mod tests {
             keys.claim("other", "k", "h1").await.unwrap(),
             KeyState::Claimed,
             "keys are per tenant"
+        );
+    }
+
+    async fn outcome_unknown_stays_set_after_later_failures(url: &str) {
+        let outbox = Outbox::new(pool(url).await);
+        let id = outbox
+            .enqueue("t", System::Ghl, "{}", "create contact", false, None)
+            .await
+            .unwrap();
+        let retry_at = Utc::now() - chrono::Duration::seconds(1);
+
+        outbox.claim(chrono::Duration::seconds(30)).await.unwrap();
+        outbox
+            .fail(&id, "TIMEOUT", true, Some(retry_at))
+            .await
+            .unwrap();
+        let job = outbox.get("t", &id).await.unwrap().unwrap();
+        assert!(job.outcome_unknown);
+        assert_eq!(job.status, JobStatus::Pending);
+        assert_eq!(job.attempts, 1);
+        assert_eq!(job.last_error.as_deref(), Some("TIMEOUT"));
+
+        outbox.claim(chrono::Duration::seconds(30)).await.unwrap();
+        outbox
+            .fail(&id, "503", false, Some(retry_at))
+            .await
+            .unwrap();
+        let job = outbox.get("t", &id).await.unwrap().unwrap();
+        assert!(job.outcome_unknown, "a later plain failure keeps the flag");
+        assert_eq!(job.attempts, 2);
+        let due = outbox.next_due().await.unwrap().unwrap();
+        assert_eq!(timestamp(due), timestamp(retry_at));
+    }
+
+    async fn failed_first_attempt_waits_for_its_retry_time(url: &str) {
+        let outbox = Outbox::new(pool(url).await);
+        let retry_at = Utc::now() + chrono::Duration::seconds(60);
+        let waiting = outbox
+            .enqueue_failed(
+                "t",
+                System::Ghl,
+                "{}",
+                "create contact",
+                "503",
+                true,
+                Some(retry_at),
+            )
+            .await
+            .unwrap();
+        let given_up = outbox
+            .enqueue_failed("t", System::Ghl, "{}", "update contact", "400", false, None)
+            .await
+            .unwrap();
+
+        assert!(
+            outbox
+                .claim(chrono::Duration::seconds(30))
+                .await
+                .unwrap()
+                .is_none(),
+            "neither entry is due"
+        );
+        let job = outbox.get("t", &waiting).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Pending);
+        assert_eq!(job.attempts, 1);
+        assert!(job.outcome_unknown);
+        assert_eq!(job.last_error.as_deref(), Some("503"));
+        assert_eq!(
+            job.next_attempt_at.map(timestamp),
+            Some(timestamp(retry_at))
+        );
+        let job = outbox.get("t", &given_up).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Failed);
+        assert_eq!(job.last_error.as_deref(), Some("400"));
+        assert_eq!(
+            outbox.next_due().await.unwrap().map(timestamp),
+            Some(timestamp(retry_at))
+        );
+    }
+
+    async fn open_lists_unfinished_jobs_up_to_the_limit(url: &str) {
+        let outbox = Outbox::new(pool(url).await);
+        assert_eq!(outbox.next_due().await.unwrap(), None);
+        let mut ids = Vec::new();
+        for n in 0..3 {
+            let summary = format!("write {n}");
+            ids.push(
+                outbox
+                    .enqueue("t", System::Casebook, "{}", &summary, false, None)
+                    .await
+                    .unwrap(),
+            );
+            // Entries created in one millisecond would tie on `created_at`.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        outbox.claim(chrono::Duration::seconds(30)).await.unwrap();
+        outbox.complete(&ids[0]).await.unwrap();
+
+        let open = outbox.open("t", 1).await.unwrap();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].id, ids[1], "oldest unfinished entry first");
+        assert_eq!(open[0].system, System::Casebook);
+        assert_eq!(outbox.open("t", 10).await.unwrap().len(), 2);
+        assert!(outbox.open("other", 10).await.unwrap().is_empty());
+    }
+
+    async fn record_links_round_trip(url: &str) {
+        let records = RecordLinks::new(pool(url).await);
+        let link = records
+            .create("t", RecordKind::Task, "contact-1", Some("g-contact"))
+            .await
+            .unwrap();
+        records
+            .set_native_id("t", &link.id, System::Casebook, "cb-task")
+            .await
+            .unwrap();
+        records
+            .set_native_id("t", &link.id, System::Ghl, "ghl-task")
+            .await
+            .unwrap();
+
+        let found = records
+            .find("t", RecordKind::Task, System::Ghl, "ghl-task")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.casebook_id.as_deref(), Some("cb-task"));
+        assert_eq!(found.ghl_contact_id.as_deref(), Some("g-contact"));
+        assert_eq!(
+            records.find_by_id("t", &link.id).await.unwrap(),
+            Some(found)
+        );
+        assert!(
+            records
+                .find("t", RecordKind::Note, System::Ghl, "ghl-task")
+                .await
+                .unwrap()
+                .is_none(),
+            "kinds are separate"
+        );
+        assert_eq!(
+            records
+                .for_contact("t", RecordKind::Task, "contact-1")
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        records.delete("t", &link.id).await.unwrap();
+        assert_eq!(records.find_by_id("t", &link.id).await.unwrap(), None);
+    }
+
+    /// Two replicas with eight workers each drain one outbox; every entry runs once.
+    async fn outbox_entries_are_claimed_once_across_replicas(url: &str) {
+        const JOBS: usize = 40;
+        let replicas = [Outbox::new(pool(url).await), Outbox::new(pool(url).await)];
+        let mut enqueued = HashSet::new();
+        for n in 0..JOBS {
+            let id = replicas[n % 2]
+                .enqueue("t", System::Ghl, "{}", "create contact", false, None)
+                .await
+                .unwrap();
+            enqueued.insert(id);
+        }
+
+        let mut workers = Vec::new();
+        for worker in 0..16 {
+            let outbox = replicas[worker % 2].clone();
+            workers.push(tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                while let Some(job) = outbox.claim(chrono::Duration::seconds(60)).await.unwrap() {
+                    claimed.push(job.id);
+                }
+                claimed
+            }));
+        }
+        let mut claimed = Vec::new();
+        for worker in workers {
+            claimed.extend(worker.await.unwrap());
+        }
+
+        let distinct: HashSet<String> = claimed.iter().cloned().collect();
+        assert_eq!(claimed.len(), JOBS, "no entry is claimed twice");
+        assert_eq!(distinct, enqueued, "every entry is claimed");
+    }
+
+    /// Sixteen concurrent calls with one key on two replicas: one of them runs the mutation.
+    async fn idempotency_key_is_claimed_once_across_replicas(url: &str) {
+        let replicas = [
+            IdempotencyKeys::new(pool(url).await),
+            IdempotencyKeys::new(pool(url).await),
+        ];
+        let mut calls = Vec::new();
+        for call in 0..16 {
+            let keys = replicas[call % 2].clone();
+            calls.push(tokio::spawn(async move {
+                keys.claim("t", "key-1", "hash").await.unwrap()
+            }));
+        }
+        let mut states = Vec::new();
+        for call in calls {
+            states.push(call.await.unwrap());
+        }
+
+        let claimed = states
+            .iter()
+            .filter(|state| **state == KeyState::Claimed)
+            .count();
+        assert_eq!(claimed, 1, "{states:?}");
+        assert!(
+            states
+                .iter()
+                .all(|state| matches!(state, KeyState::Claimed | KeyState::InProgress)),
+            "{states:?}"
         );
     }
 }

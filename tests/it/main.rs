@@ -5,6 +5,7 @@ mod batching;
 mod credentials_support;
 mod failures;
 mod oauth;
+mod postgres;
 mod ratelimits;
 mod reads;
 mod resilience;
