@@ -1,9 +1,9 @@
 //! OAuth 2.0 client credentials for Casebook.
 //!
 //! Casebook issues tokens for one hour at the application's token URL, which is not the API
-//! base URL. A token is reused until shortly before it expires; one token request runs at a
-//! time per tenant, and a failed request pauses the next one briefly so that a burst of
-//! queries cannot flood the token endpoint.
+//! base URL. A token is reused until shortly before it expires. One token request runs at a
+//! time per tenant. A failed request pauses the next one briefly, so a burst of queries
+//! cannot flood the token endpoint.
 
 use std::{
     sync::Mutex,
@@ -77,7 +77,7 @@ impl ClientCredentials {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The cached token while it is fresh, else a new one.
+    /// Returns the cached token while it is fresh, else fetches a new one.
     pub async fn bearer(&self) -> Result<Bearer, UpstreamError> {
         if let Some(bearer) = self.fresh(None) {
             return Ok(bearer);
@@ -85,7 +85,7 @@ impl ClientCredentials {
         self.fetch(None).await
     }
 
-    /// A token newer than generation `rejected`, fetching one if needed.
+    /// Returns a token newer than generation `rejected`, fetching one if needed.
     pub async fn renew(&self, rejected: i64) -> Result<Bearer, UpstreamError> {
         self.fetch(Some(rejected)).await
     }

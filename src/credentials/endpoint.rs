@@ -64,7 +64,7 @@ struct OAuthErrorBody {
 }
 
 impl TokenEndpoint {
-    /// An endpoint at `url`; requests time out after `timeout`.
+    /// Creates an endpoint at `url` whose requests time out after `timeout`.
     pub fn new(
         system: System,
         url: Url,

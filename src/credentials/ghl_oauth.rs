@@ -166,7 +166,7 @@ pub struct GhlOAuth {
 }
 
 impl GhlOAuth {
-    /// The tokens of `location_id`, refreshed at `endpoint` (GHL's `/oauth/token`).
+    /// Creates the token source of `location_id`, which refreshes at `endpoint` (GHL's `/oauth/token`).
     pub fn new(
         tenant: &str,
         location_id: &str,
@@ -191,12 +191,12 @@ impl GhlOAuth {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The tenant id.
+    /// Returns the tenant id.
     pub fn tenant(&self) -> &str {
         &self.tenant
     }
 
-    /// The URL of GHL's location chooser for an install with `state`.
+    /// Builds the URL of GHL's location chooser for an install with `state`.
     pub fn authorize_url(&self, state: &str) -> Url {
         let mut url = self.app.authorize_url.clone();
         url.query_pairs_mut()
@@ -261,7 +261,7 @@ impl GhlOAuth {
         Ok(())
     }
 
-    /// The current access token while it is fresh, else a refreshed one.
+    /// Returns the current access token while it is fresh, else refreshes it first.
     pub async fn bearer(&self) -> Result<Bearer, UpstreamError> {
         if let Some(bearer) = self.fresh(None) {
             return Ok(bearer);
@@ -269,7 +269,7 @@ impl GhlOAuth {
         self.refresh(None).await
     }
 
-    /// A token newer than generation `rejected`, refreshing once if needed.
+    /// Returns a token newer than generation `rejected`, refreshing once if needed.
     pub async fn renew(&self, rejected: i64) -> Result<Bearer, UpstreamError> {
         self.refresh(Some(rejected)).await
     }
@@ -281,7 +281,7 @@ impl GhlOAuth {
         (newer && Utc::now() < current.renew_at).then(|| current.bearer.clone())
     }
 
-    /// Whether `stored` can be used instead of refreshing.
+    /// Checks whether `stored` can be used instead of refreshing.
     fn usable(&self, stored: &StoredTokens, rejected: Option<i64>) -> bool {
         let newer = rejected.is_none_or(|rejected| stored.generation > rejected);
         newer && Utc::now() < stored.expires_at - self.margin()
@@ -369,7 +369,7 @@ impl GhlOAuth {
                     status: 503,
                 });
             }
-            // Another process holds the claim; its result appears as a newer generation.
+            // Another process has the claim, and its result appears as a newer generation.
             tokio::time::sleep(LEASE_POLL).await;
         }
     }
