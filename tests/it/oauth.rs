@@ -232,6 +232,24 @@ async fn two_gateways_sharing_a_database_refresh_once() {
         "no gateway spent a used refresh token"
     );
     second.shutdown().await;
+
+    // The database files hold the tokens only as ciphertext.
+    let stored = app
+        .gateway
+        .gateway
+        .token_store()
+        .unwrap()
+        .load("demo")
+        .await
+        .unwrap()
+        .unwrap();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for token in [&stored.access_token, &stored.refresh_token] {
+            let plain = token.expose_secret().as_bytes();
+            assert!(!bytes.windows(plain.len()).any(|window| window == plain));
+        }
+    }
 }
 
 #[tokio::test]
