@@ -145,3 +145,17 @@ pub async fn sim_put(app: &TestApp, url: String, body: Value) {
     let response = app.http.put(url).json(&body).send().await.unwrap();
     assert!(response.status().is_success(), "{}", response.status());
 }
+
+/// The GHL tokens the gateway stored for the demo tenant.
+pub async fn stored_tokens(
+    app: &TestApp,
+) -> casebook_ghl_gateway::credentials::store::StoredTokens {
+    app.gateway
+        .gateway
+        .token_store()
+        .expect("the gateway stores OAuth tokens")
+        .load("demo")
+        .await
+        .expect("the token row can be read")
+        .expect("the demo tenant is installed")
+}

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::{
     credentials_support::{
-        fresh_query, install, location, no_redirects, sim_json, sim_post, sim_put,
+        fresh_query, install, location, no_redirects, sim_json, sim_post, sim_put, stored_tokens,
         use_casebook_client_credentials, use_ghl_oauth,
     },
     support::{API_KEY, TestApp, errors},
@@ -70,8 +70,7 @@ async fn install_stores_encrypted_tokens() {
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("installed"), "{page}");
 
-    let store = app.gateway.gateway.token_store().unwrap();
-    let stored = store.load("demo").await.unwrap().unwrap();
+    let stored = stored_tokens(&app).await;
     let state = sim_json(&app, format!("{}/_sim/oauth/state", app.ghl.base_url)).await;
     assert_eq!(
         state["active_refresh_tokens"],
@@ -142,15 +141,7 @@ async fn expired_token_refreshed_once_for_fifty_requests() {
     assert_eq!(app.calls(&app.ghl, "POST /oauth/token"), 1, "one refresh");
     let state = sim_json(&app, format!("{}/_sim/oauth/state", app.ghl.base_url)).await;
     assert_eq!(state["token_requests"]["refresh_token"], 1);
-    let stored = app
-        .gateway
-        .gateway
-        .token_store()
-        .unwrap()
-        .load("demo")
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_tokens(&app).await;
     assert_eq!(
         state["active_refresh_tokens"],
         json!([stored.refresh_token.expose_secret()]),
@@ -234,15 +225,7 @@ async fn two_gateways_sharing_a_database_refresh_once() {
     second.shutdown().await;
 
     // The database files hold the tokens only as ciphertext.
-    let stored = app
-        .gateway
-        .gateway
-        .token_store()
-        .unwrap()
-        .load("demo")
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_tokens(&app).await;
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
         for token in [&stored.access_token, &stored.refresh_token] {
@@ -289,15 +272,7 @@ async fn used_refresh_token_requires_reinstall() {
         1,
         "no retry storm"
     );
-    let stored = app
-        .gateway
-        .gateway
-        .token_store()
-        .unwrap()
-        .load("demo")
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_tokens(&app).await;
     assert!(matches!(
         stored.status,
         casebook_ghl_gateway::credentials::store::TokenStatus::ReinstallRequired { .. }
