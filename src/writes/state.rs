@@ -241,6 +241,17 @@ pub struct Job {
     pub last_error: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// The end of the lease as stored, set while the entry is `running`. Each claim writes a
+    /// new value, so a report with an older value comes from a worker that lost the entry.
+    pub lease_until: Option<String>,
+}
+
+/// The outcome of recording an attempt's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Yes,
+    /// The lease expired and another worker claimed the entry, so this result was dropped.
+    LeaseLost,
 }
 
 /// The durable outbox.
@@ -252,7 +263,7 @@ pub struct Outbox {
 
 const JOB_COLUMNS: &str =
     "id, tenant, system, operation, summary, status, attempts, outcome_unknown,
-    next_attempt_at, last_error, created_at, updated_at";
+    next_attempt_at, last_error, created_at, updated_at, lease_until";
 
 impl Outbox {
     pub fn new(pool: AnyPool) -> Outbox {
@@ -371,48 +382,51 @@ impl Outbox {
         Ok(row.map(|row| job_from_row(&row)))
     }
 
-    /// Marks an entry written.
-    pub async fn complete(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query(
+    /// Marks an entry written, unless `job`'s lease has passed to another worker.
+    pub async fn complete(&self, job: &Job) -> Result<Recorded, StoreError> {
+        let result = sqlx::query(
             "UPDATE outbox SET status = 'done', attempts = attempts + 1, lease_until = NULL, last_error = NULL,
-                               updated_at = $1 WHERE id = $2",
+                               updated_at = $1
+             WHERE id = $2 AND status = 'running' AND lease_until = $3",
         )
         .bind(timestamp(Utc::now()))
-        .bind(id)
+        .bind(&job.id)
+        .bind(job.lease_until.as_deref().unwrap_or_default())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(recorded(result.rows_affected()))
     }
 
-    /// Records a failed attempt: the entry runs again at `retry_at`, or is marked
-    /// failed when `retry_at` is `None`.
+    /// Records a failed attempt, unless `job`'s lease has passed to another worker. The entry
+    /// runs again at `retry_at`, or is marked failed when `retry_at` is `None`.
     pub async fn fail(
         &self,
-        id: &str,
+        job: &Job,
         error: &str,
         outcome_unknown: bool,
         retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Recorded, StoreError> {
         let status = if retry_at.is_some() {
             JobStatus::Pending
         } else {
             JobStatus::Failed
         };
-        sqlx::query(
+        let result = sqlx::query(
             "UPDATE outbox SET status = $1, attempts = attempts + 1, lease_until = NULL, last_error = $2,
                                outcome_unknown = CASE WHEN $3 = 1 THEN 1 ELSE outcome_unknown END,
                                next_attempt_at = $4, updated_at = $5
-             WHERE id = $6",
+             WHERE id = $6 AND status = 'running' AND lease_until = $7",
         )
         .bind(status.as_str())
         .bind(error)
         .bind(i64::from(outcome_unknown))
         .bind(timestamp(retry_at.unwrap_or_else(Utc::now)))
         .bind(timestamp(Utc::now()))
-        .bind(id)
+        .bind(&job.id)
+        .bind(job.lease_until.as_deref().unwrap_or_default())
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(recorded(result.rows_affected()))
     }
 
     /// Removes an entry.
@@ -478,6 +492,14 @@ impl Outbox {
     }
 }
 
+fn recorded(rows: u64) -> Recorded {
+    if rows == 0 {
+        Recorded::LeaseLost
+    } else {
+        Recorded::Yes
+    }
+}
+
 fn job_from_row(row: &AnyRow) -> Job {
     let system = match row.get::<&str, _>("system") {
         "CASEBOOK" => System::Casebook,
@@ -496,6 +518,7 @@ fn job_from_row(row: &AnyRow) -> Job {
         last_error: row.get("last_error"),
         created_at: parse_timestamp(row.get::<&str, _>("created_at")),
         updated_at: parse_timestamp(row.get::<&str, _>("updated_at")),
+        lease_until: row.get("lease_until"),
     }
 }
 
@@ -604,6 +627,7 @@ mod tests {
 
     backend_tests!(
         claimed_job_is_not_claimed_twice_until_its_lease_ends,
+        lost_lease_result_is_dropped,
         failed_job_waits_and_retry_now_requeues_it,
         idempotency_key_states,
         outcome_unknown_stays_set_after_later_failures,
@@ -648,14 +672,63 @@ mod tests {
         );
     }
 
+    async fn lost_lease_result_is_dropped(url: &str) {
+        let outbox = Outbox::new(pool(url).await);
+        let id = outbox
+            .enqueue("t", System::Ghl, "{}", "create contact", false, None)
+            .await
+            .unwrap();
+        let first_claim = outbox
+            .claim(chrono::Duration::milliseconds(50))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+        let second_claim = outbox
+            .claim(chrono::Duration::seconds(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second_claim.id, id);
+
+        assert_eq!(
+            outbox.complete(&first_claim).await.unwrap(),
+            Recorded::LeaseLost,
+            "a late success of the first worker leaves the second worker's attempt running"
+        );
+        assert_eq!(
+            outbox.fail(&first_claim, "503", false, None).await.unwrap(),
+            Recorded::LeaseLost
+        );
+        let job = outbox.get("t", &id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Running);
+        assert_eq!(job.attempts, 0);
+
+        assert_eq!(
+            outbox
+                .fail(&second_claim, "TIMEOUT", true, None)
+                .await
+                .unwrap(),
+            Recorded::Yes
+        );
+        let job = outbox.get("t", &id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Failed);
+        assert_eq!(job.last_error.as_deref(), Some("TIMEOUT"));
+        assert!(job.outcome_unknown);
+    }
+
     async fn failed_job_waits_and_retry_now_requeues_it(url: &str) {
         let outbox = Outbox::new(pool(url).await);
         let id = outbox
             .enqueue("t", System::Ghl, "{}", "create contact", false, None)
             .await
             .unwrap();
-        outbox.claim(chrono::Duration::seconds(30)).await.unwrap();
-        outbox.fail(&id, "503", false, None).await.unwrap();
+        let job = outbox
+            .claim(chrono::Duration::seconds(30))
+            .await
+            .unwrap()
+            .unwrap();
+        outbox.fail(&job, "503", false, None).await.unwrap();
         assert_eq!(
             outbox.get("t", &id).await.unwrap().unwrap().status,
             JobStatus::Failed
@@ -668,16 +741,13 @@ mod tests {
                 .is_none()
         );
         outbox.retry_now("t", &id).await.unwrap();
-        assert_eq!(
-            outbox
-                .claim(chrono::Duration::seconds(30))
-                .await
-                .unwrap()
-                .unwrap()
-                .id,
-            id
-        );
-        outbox.complete(&id).await.unwrap();
+        let job = outbox
+            .claim(chrono::Duration::seconds(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.id, id);
+        assert_eq!(outbox.complete(&job).await.unwrap(), Recorded::Yes);
         assert!(outbox.open("t", 10).await.unwrap().is_empty());
     }
 
@@ -712,9 +782,13 @@ mod tests {
             .unwrap();
         let retry_at = Utc::now() - chrono::Duration::seconds(1);
 
-        outbox.claim(chrono::Duration::seconds(30)).await.unwrap();
+        let job = outbox
+            .claim(chrono::Duration::seconds(30))
+            .await
+            .unwrap()
+            .unwrap();
         outbox
-            .fail(&id, "TIMEOUT", true, Some(retry_at))
+            .fail(&job, "TIMEOUT", true, Some(retry_at))
             .await
             .unwrap();
         let job = outbox.get("t", &id).await.unwrap().unwrap();
@@ -723,9 +797,13 @@ mod tests {
         assert_eq!(job.attempts, 1);
         assert_eq!(job.last_error.as_deref(), Some("TIMEOUT"));
 
-        outbox.claim(chrono::Duration::seconds(30)).await.unwrap();
+        let job = outbox
+            .claim(chrono::Duration::seconds(30))
+            .await
+            .unwrap()
+            .unwrap();
         outbox
-            .fail(&id, "503", false, Some(retry_at))
+            .fail(&job, "503", false, Some(retry_at))
             .await
             .unwrap();
         let job = outbox.get("t", &id).await.unwrap().unwrap();
@@ -796,8 +874,13 @@ mod tests {
             // Entries created in one millisecond would tie on `created_at`.
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
-        outbox.claim(chrono::Duration::seconds(30)).await.unwrap();
-        outbox.complete(&ids[0]).await.unwrap();
+        let job = outbox
+            .claim(chrono::Duration::seconds(30))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(job.id, ids[0]);
+        outbox.complete(&job).await.unwrap();
 
         let open = outbox.open("t", 1).await.unwrap();
         assert_eq!(open.len(), 1);

@@ -12,7 +12,11 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use tracing::{error, info, warn};
 
-use super::{Writes, ops, ops::SideWrite, state::Job};
+use super::{
+    Writes, ops,
+    ops::SideWrite,
+    state::{Job, Recorded},
+};
 use crate::{tenant::Tenant, upstream::UpstreamError};
 
 /// Longest sleep between two looks at the outbox.
@@ -69,8 +73,9 @@ async fn run_job(
         warn!(job = %job.id, tenant = %job.tenant, "outbox entry of an unknown tenant left failed");
         return writes
             .outbox()
-            .fail(&job.id, "UNKNOWN_TENANT", job.outcome_unknown, None)
-            .await;
+            .fail(&job, "UNKNOWN_TENANT", job.outcome_unknown, None)
+            .await
+            .map(|recorded| note_lost_lease(&job, recorded));
     };
     let write: SideWrite = match serde_json::from_str(&job.operation) {
         Ok(write) => write,
@@ -78,8 +83,9 @@ async fn run_job(
             error!(job = %job.id, error = %parse, "outbox entry could not be read; left failed");
             return writes
                 .outbox()
-                .fail(&job.id, "UNREADABLE_ENTRY", job.outcome_unknown, None)
-                .await;
+                .fail(&job, "UNREADABLE_ENTRY", job.outcome_unknown, None)
+                .await
+                .map(|recorded| note_lost_lease(&job, recorded));
         }
     };
 
@@ -89,7 +95,8 @@ async fn run_job(
             writes
                 .apply(tenant, job.system, &write, created.as_deref())
                 .await?;
-            writes.outbox().complete(&job.id).await?;
+            let recorded = writes.outbox().complete(&job).await?;
+            note_lost_lease(&job, recorded);
             info!(job = %job.id, tenant = %tenant.id, system = %job.system, operation = write.summary(), "outbox entry written");
             Ok(())
         }
@@ -103,13 +110,25 @@ async fn run_job(
                 attempts, code = failure.code(), error = %failure, retry = retry_at.is_some(),
                 "outbox entry failed"
             );
-            writes
+            let recorded = writes
                 .outbox()
-                .fail(&job.id, failure.code(), unknown, retry_at)
+                .fail(&job, failure.code(), unknown, retry_at)
                 .await?;
+            note_lost_lease(&job, recorded);
             writes.forget_views(&tenant.id);
             Ok(())
         }
+    }
+}
+
+/// Logs an attempt whose result arrived after its lease expired. Another worker has claimed
+/// the entry by then, and that worker's result is the one recorded.
+fn note_lost_lease(job: &Job, recorded: Recorded) {
+    if recorded == Recorded::LeaseLost {
+        warn!(
+            job = %job.id, tenant = %job.tenant, system = %job.system,
+            "outbox attempt finished after its lease expired; result dropped because another worker claimed the entry (raise writes.lease_s if this repeats)"
+        );
     }
 }
 
