@@ -42,6 +42,10 @@ pub struct Config {
     /// Serve GraphiQL at `GET /graphql` (the page itself; queries still need a key). Default false.
     #[serde(default)]
     pub graphiql: bool,
+    /// Maximum run time of a query, in seconds. A longer query gets HTTP 504 with a
+    /// `GATEWAY_TIMEOUT` error. Mutations run to the end. Default 30.
+    #[serde(default = "default_query_timeout_s")]
+    pub query_timeout_s: u64,
     #[serde(default)]
     pub database: DatabaseConfig,
     #[serde(default)]
@@ -251,6 +255,13 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 4000))
 }
 
+/// Default of `query_timeout_s`.
+pub const DEFAULT_QUERY_TIMEOUT_S: u64 = 30;
+
+fn default_query_timeout_s() -> u64 {
+    DEFAULT_QUERY_TIMEOUT_S
+}
+
 impl Config {
     /// Loads `file` (when given), then the `CBG_` environment variables, then validates.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -297,6 +308,9 @@ impl Config {
             .validate()
             .map_err(ConfigError::Invalid)?;
         self.writes.validate().map_err(ConfigError::Invalid)?;
+        if self.query_timeout_s == 0 {
+            return invalid("query_timeout_s is 0: use at least 1 second".to_string());
+        }
         if self.upstream.retry.max_attempts == 0 {
             return invalid(
                 "upstream.retry.max_attempts is 0: use 1 to turn retries off".to_string(),

@@ -91,6 +91,7 @@ pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url
     Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         graphiql: true,
+        query_timeout_s: crate::config::DEFAULT_QUERY_TIMEOUT_S,
         database: DatabaseConfig {
             url: database_url.to_string(),
             ..DatabaseConfig::default()

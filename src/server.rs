@@ -31,7 +31,8 @@ use crate::{
     writes::{Writes, worker},
 };
 
-/// Longest time one HTTP request may take.
+/// Maximum time of a request to a route other than `/graphql`. GraphQL queries have their
+/// own limit (`query_timeout_s`), and mutations have none.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A gateway that could not start.
@@ -58,6 +59,8 @@ pub struct Gateway {
     writes: Arc<Writes>,
     /// Reuse whole responses of queries (`cache.responses`).
     cache_responses: bool,
+    /// Maximum run time of a query (`query_timeout_s`).
+    query_timeout: Duration,
     worker: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     tenants: Vec<Arc<Tenant>>,
     /// Stored OAuth tokens and install states, when a key for them is configured.
@@ -121,6 +124,7 @@ impl Gateway {
             loader_config: config.loaders.clone(),
             writes,
             cache_responses: config.cache.enabled && config.cache.responses,
+            query_timeout: Duration::from_secs(config.query_timeout_s),
             worker: std::sync::Mutex::new(None),
             tenants,
             token_store,
@@ -210,8 +214,7 @@ impl Gateway {
 
     /// The HTTP routes.
     pub fn router(self: &Arc<Self>) -> Router {
-        Router::new()
-            .route("/graphql", get(graphiql).post(graphql))
+        let others = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
             .route("/metrics", get(metrics))
@@ -220,7 +223,10 @@ impl Gateway {
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::GATEWAY_TIMEOUT,
                 REQUEST_TIMEOUT,
-            ))
+            ));
+        Router::new()
+            .route("/graphql", get(graphiql).post(graphql))
+            .merge(others)
             // Spans carry the path only: query strings such as the OAuth callback's code
             // stay out of the logs.
             .layer(
@@ -310,8 +316,7 @@ async fn graphql(
     {
         return ([(header::CONTENT_TYPE, "application/json")], body.to_vec()).into_response();
     }
-    let is_query = response_key.is_some()
-        && is_query_operation(&request.query, request.operation_name.as_deref());
+    let is_query = is_query_operation(&request.query, request.operation_name.as_deref());
 
     let context = RequestContext::new(
         tenant,
@@ -325,13 +330,81 @@ async fn graphql(
     let request = request
         .data(context)
         .data(crate::graphql::nulls::FieldErrors::default());
-    let response = gateway.schema.execute(request).await;
+    let query_text = request.query.clone();
+    let mut response = if is_query {
+        match tokio::time::timeout(gateway.query_timeout, gateway.schema.execute(request)).await {
+            Ok(response) => response,
+            Err(_) => return query_timed_out(gateway.query_timeout),
+        }
+    } else {
+        // A mutation runs in a task of its own, so that neither a slow upstream nor a client
+        // that disconnects stops it between the writes to the two systems.
+        let schema = gateway.schema.clone();
+        match tokio::spawn(async move { schema.execute(request).await }).await {
+            Ok(response) => response,
+            Err(failure) => {
+                error!(error = %failure, "GraphQL execution task failed");
+                async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(
+                    "the request failed inside the gateway; the server log has the details",
+                    None,
+                )])
+            }
+        }
+    };
+    label_uncoded_errors(&mut response, &query_text);
     if let (Some(key), true, true) = (response_key, is_query, response.is_ok())
         && let Ok(body) = serde_json::to_vec(&response)
     {
         gateway.cache.store_response(&tenant_key, &key, body).await;
     }
     GraphQLResponse::from(response).into_response()
+}
+
+/// Builds the response to a query that ran longer than `limit`.
+fn query_timed_out(limit: Duration) -> Response {
+    let seconds = limit.as_secs();
+    tracing::warn!(
+        limit_s = seconds,
+        "query stopped after the query time limit"
+    );
+    let body = serde_json::json!({
+        "errors": [{
+            "message": format!(
+                "the query ran longer than {seconds} s and was stopped: request fewer records \
+                 (a smaller `first`, fewer child lists), or raise query_timeout_s"
+            ),
+            "extensions": { "code": "GATEWAY_TIMEOUT" }
+        }]
+    });
+    (StatusCode::GATEWAY_TIMEOUT, Json(body)).into_response()
+}
+
+/// Adds `extensions.code` to each error that has none. The gateway's own errors all carry a
+/// code; async-graphql's parse, validation and argument errors do not.
+fn label_uncoded_errors(response: &mut async_graphql::Response, query: &str) {
+    let mut parsed = None;
+    for error in &mut response.errors {
+        let coded = error
+            .extensions
+            .as_ref()
+            .is_some_and(|values| values.get("code").is_some());
+        if coded {
+            continue;
+        }
+        let parsed =
+            *parsed.get_or_insert_with(|| async_graphql::parser::parse_query(query).is_ok());
+        let code = if !parsed {
+            "GRAPHQL_PARSE_FAILED"
+        } else if error.path.is_empty() {
+            "GRAPHQL_VALIDATION_FAILED"
+        } else {
+            "BAD_USER_INPUT"
+        };
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+    }
 }
 
 /// Whether the operation a request runs is a query (the only kind whose response may be

@@ -177,7 +177,12 @@ impl TokenEndpoint {
             "token request rejected"
         );
         let code = oauth.as_ref().map(|body| body.error.as_str()).unwrap_or("");
-        let detail = described.unwrap_or_else(|| format!("HTTP {}", status.as_u16()));
+        // Errors reach clients, so they carry the OAuth error code but not the upstream's
+        // free-text description, which is logged above.
+        let detail = match code {
+            "" => format!("HTTP {}", status.as_u16()),
+            code => truncate(code),
+        };
         match (status.as_u16(), code) {
             (_, "invalid_grant") => Err(TokenError::InvalidGrant(detail)),
             (_, "invalid_client" | "unauthorized_client") => Err(TokenError::InvalidClient(detail)),

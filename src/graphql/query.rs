@@ -292,6 +292,8 @@ impl Query {
         let mut ghl_total = None;
         // With Casebook failing, the list goes on with GHL's contacts, linked ones included.
         let mut casebook_down = false;
+        // With GHL failing, the list ends after Casebook's people.
+        let mut ghl_down = false;
         while found.len() < wanted {
             position = match position {
                 ListPosition::Casebook { offset } => {
@@ -331,7 +333,16 @@ impl Query {
                         sort: vec![SearchSort::asc("dateAdded")],
                         ..SearchContactsRequest::new(page_limit)
                     };
-                    let response = ghl_search(request, &search).await?;
+                    let response = match ghl_search(request, &search).await {
+                        Ok(response) => response,
+                        Err(error) if casebook_down => return Err(error),
+                        Err(error) => {
+                            errors::report(ctx, error);
+                            ghl_down = true;
+                            position = ListPosition::Done;
+                            continue;
+                        }
+                    };
                     ghl_total = response.total;
                     let rows = response.contacts.clone();
                     let count = rows.len();
@@ -358,21 +369,24 @@ impl Query {
             };
         }
 
-        let has_next = found.len() > first;
+        // After a GHL failure the rest of the list is unknown. A page with Casebook's people
+        // reports a next page, whose request tries GHL again; an empty page ends the list.
+        let has_next = found.len() > first || (ghl_down && !found.is_empty());
         found.truncate(first);
         let contacts = attach_links(ctx, found).await?;
 
-        let total_count = if query.is_none() && ctx.look_ahead().field("totalCount").exists() {
-            match contact_total(ctx, casebook_total, ghl_total).await {
-                Ok(total) => total.filter(|_| !casebook_down),
-                Err(error) => {
-                    errors::report(ctx, error);
-                    None
+        let total_count =
+            if query.is_none() && !ghl_down && ctx.look_ahead().field("totalCount").exists() {
+                match contact_total(ctx, casebook_total, ghl_total).await {
+                    Ok(total) => total.filter(|_| !casebook_down),
+                    Err(error) => {
+                        errors::report(ctx, error);
+                        None
+                    }
                 }
-            }
-        } else {
-            None
-        };
+            } else {
+                None
+            };
         let mut connection = Connection::with_additional_fields(
             after.is_some(),
             has_next,

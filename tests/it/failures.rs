@@ -296,3 +296,99 @@ fn assert_no_secrets(app: &TestApp, body: &Value) {
         assert!(!text.contains(secret), "response leaks {secret:?}: {text}");
     }
 }
+
+#[tokio::test]
+async fn graphql_errors_of_every_kind_carry_a_code() {
+    let app = TestApp::start().await;
+    let cases = [
+        (
+            "{ contacts(first: 1 { totalCount } }",
+            "GRAPHQL_PARSE_FAILED",
+        ),
+        ("{ contacts { noSuchField } }", "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "{ contacts(first: \"ten\") { totalCount } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ];
+    for (query, expected) in cases {
+        let body = app.query(query, json!({})).await;
+        assert_eq!(error_codes(&body), [expected], "{query}: {body:#}");
+    }
+
+    let body = app
+        .query(
+            "query ($n: Int) { contacts(first: $n) { totalCount } }",
+            json!({ "n": "ten" }),
+        )
+        .await;
+    let codes = error_codes(&body);
+    assert!(!codes.is_empty(), "{body:#}");
+    assert_eq!(codes.len(), errors(&body).len(), "{body:#}");
+}
+
+#[tokio::test]
+async fn ghl_search_failure_keeps_casebook_matches() {
+    let app = TestApp::start().await;
+    let person = app.linked_person();
+    let last_name = person.casebook.as_ref().unwrap().last_name.clone();
+    let casebook_matches = app
+        .dataset
+        .people
+        .iter()
+        .filter_map(|p| p.casebook.as_ref())
+        .filter(|c| c.last_name.contains(&last_name) || c.first_name.contains(&last_name))
+        .count();
+    app.fault(
+        &app.ghl,
+        json!({ "method": "POST", "path": "/contacts/search", "status": 503, "times": 100 }),
+    )
+    .await;
+
+    let query = "query ($q: String) { contacts(query: $q, first: 100) { pageInfo { hasNextPage } edges { node { casebook { lastName } } } } }";
+    let body = app.query(query, json!({ "q": last_name })).await;
+
+    let edges = body["data"]["contacts"]["edges"].as_array().unwrap();
+    assert!(!edges.is_empty(), "{body:#}");
+    assert!(edges.len() >= casebook_matches.min(100), "{body:#}");
+    for edge in edges {
+        assert!(edge["node"]["casebook"]["lastName"].is_string(), "{body:#}");
+    }
+    assert_eq!(error_codes(&body), ["UPSTREAM_UNAVAILABLE"], "{body:#}");
+    assert_eq!(errors(&body)[0]["extensions"]["system"], "GHL");
+    assert_eq!(errors(&body)[0]["path"], json!(["contacts"]));
+    assert_eq!(
+        body["data"]["contacts"]["pageInfo"]["hasNextPage"], true,
+        "the next page tries GHL again"
+    );
+}
+
+#[tokio::test]
+async fn both_systems_failing_fails_the_contact_list() {
+    let app = TestApp::start().await;
+    app.fault(
+        &app.ghl,
+        json!({ "method": "POST", "path": "/contacts/search", "status": 503, "times": 100 }),
+    )
+    .await;
+    app.fault(
+        &app.casebook,
+        json!({ "method": "GET", "path": "/people/people", "status": 503, "times": 100 }),
+    )
+    .await;
+
+    let body = app
+        .query(
+            "{ contacts(first: 5) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+
+    assert_eq!(body["data"], Value::Null, "{body:#}");
+    let codes = error_codes(&body);
+    assert!(!codes.is_empty(), "{body:#}");
+    assert!(
+        codes.iter().all(|code| code == "UPSTREAM_UNAVAILABLE"),
+        "{body:#}"
+    );
+}

@@ -266,6 +266,11 @@ async fn used_refresh_token_requires_reinstall() {
             message.contains("/oauth/ghl/install?tenant=demo"),
             "{message}"
         );
+        assert!(message.contains("invalid_grant"), "{message}");
+        assert!(
+            !message.contains("every refresh returns"),
+            "GHL's error description stays in the log: {message}"
+        );
     }
     assert_eq!(
         app.calls(&app.ghl, "POST /oauth/token"),

@@ -201,3 +201,90 @@ async fn malformed_json_is_a_bad_response_and_not_cached() {
         "the bad answer was not cached"
     );
 }
+
+const CREATE_CONTACT: &str = r#"
+    mutation ($input: CreateContactInput!) {
+      createContact(input: $input) { casebook ghl contact { casebook { id } ghl { id } } }
+    }"#;
+
+#[tokio::test]
+async fn slow_query_gets_gateway_timeout_error() {
+    let app = TestApp::start_with(Dataset::default(), |config| {
+        config.query_timeout_s = 1;
+    })
+    .await;
+    let ghl = app.ghl_only().ghl.as_ref().unwrap().clone();
+    app.fault(
+        &app.ghl,
+        json!({ "method": "GET", "path": format!("/contacts/{}", ghl.id), "delay_ms": 3000 }),
+    )
+    .await;
+
+    let response = app
+        .http
+        .post(app.graphql_url())
+        .bearer_auth(crate::support::API_KEY)
+        .json(&json!({ "query": GHL_CONTACT, "variables": { "id": ghl.id } }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 504);
+    let body: Value = response.json().await.expect("a GraphQL error body");
+    assert_eq!(error_codes(&body), ["GATEWAY_TIMEOUT"]);
+    let message = errors(&body)[0]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("1 s"), "{message}");
+    assert!(message.contains("query_timeout_s"), "{message}");
+}
+
+#[tokio::test]
+async fn mutation_outlives_query_timeout_and_disconnect() {
+    let app = TestApp::start_with(Dataset::default(), |config| {
+        config.query_timeout_s = 1;
+    })
+    .await;
+    // GHL creates the contact, then sends its response 2 s later.
+    app.fault(
+        &app.ghl,
+        json!({ "method": "POST", "path": "/contacts/", "delay_after_ms": 2000, "times": 2 }),
+    )
+    .await;
+
+    let input = |email: &str| json!({ "firstName": "Slow", "lastName": "Write", "email": email });
+    let data = app
+        .data(
+            CREATE_CONTACT,
+            json!({ "input": input("slow.write@example.org") }),
+        )
+        .await;
+    assert_eq!(data["createContact"]["casebook"], "SYNCED");
+    assert_eq!(data["createContact"]["ghl"], "SYNCED");
+
+    // A client that gives up after 300 ms: the gateway still finishes both writes.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let abandoned = client
+        .post(app.graphql_url())
+        .bearer_auth(crate::support::API_KEY)
+        .json(&json!({ "query": CREATE_CONTACT, "variables": { "input": input("gone.away@example.org") } }))
+        .send()
+        .await;
+    assert!(abandoned.is_err(), "the client timed out");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let body = app
+        .query(
+            "{ contacts(query: \"gone.away@example.org\", first: 5) { edges { node { casebook { id } ghl { id } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = body["data"]["contacts"]["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(edges.len(), 1, "{body:#}");
+    assert!(edges[0]["node"]["casebook"]["id"].is_string(), "{body:#}");
+    assert!(edges[0]["node"]["ghl"]["id"].is_string(), "{body:#}");
+}

@@ -30,13 +30,14 @@ async fn create_contact(app: &TestApp, email: &str) -> Value {
     data["createContact"].clone()
 }
 
-/// Waits until `check` holds, polling the simulators, for at most 10 s.
+/// Waits until `check` holds, polling the simulators, for at most 30 s. The limit is
+/// generous because a loaded CI machine slows the outbox worker's retries.
 async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = bool>,
 {
-    for _ in 0..200 {
+    for _ in 0..600 {
         if check().await {
             return;
         }
