@@ -212,19 +212,26 @@ async fn run(command: Command) -> Result<(), String> {
             running
                 .control
                 .set_latency(std::time::Duration::from_millis(latency_ms));
-            let token = match system {
-                SimulatedSystem::Ghl => sim::ghl::DEFAULT_TOKEN,
-                SimulatedSystem::Casebook => sim::casebook::DEFAULT_TOKEN,
+            let (token, client_id, client_secret, token_path) = match system {
+                SimulatedSystem::Ghl => (
+                    sim::ghl::DEFAULT_TOKEN,
+                    sim::ghl::OAUTH_CLIENT_ID,
+                    sim::ghl::OAUTH_CLIENT_SECRET,
+                    sim::ghl::oauth::TOKEN_PATH,
+                ),
+                SimulatedSystem::Casebook => (
+                    sim::casebook::DEFAULT_TOKEN,
+                    sim::casebook::OAUTH_CLIENT_ID,
+                    sim::casebook::OAUTH_CLIENT_SECRET,
+                    sim::casebook::oauth::TOKEN_PATH,
+                ),
             };
             println!("simulator listening on {}", running.base_url);
             println!("  bearer token: {token}");
+            println!("  OAuth client: {client_id} (secret {client_secret})");
+            println!("  token URL:    {}{token_path}", running.base_url);
             if matches!(system, SimulatedSystem::Ghl) {
                 println!("  location id:  {}", sim::seed::GHL_LOCATION_ID);
-                println!(
-                    "  OAuth client: {} (secret {})",
-                    sim::ghl::OAUTH_CLIENT_ID,
-                    sim::ghl::OAUTH_CLIENT_SECRET
-                );
                 println!(
                     "  chooser URL:  {}{}?response_type=code&client_id={}&redirect_uri=<callback URL>",
                     running.base_url,
