@@ -19,6 +19,7 @@ use crate::{
         ghl::{self, GhlSimOptions},
         seed::{Dataset, GHL_LOCATION_ID},
     },
+    store::{Backend, StoreError, redact_url},
     upstream::casebook::names::person::PREFERRED_LANGUAGE,
     writes::{WriteConfig, fields::FieldMapping},
 };
@@ -60,17 +61,47 @@ pub struct RunningDemo {
     pub dataset: Dataset,
 }
 
-/// A failed demo start.
+/// A failed demo start. The messages name the command-line options to change.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("could not start the {system} simulator on {addr}: {source}")]
+    #[error(
+        "could not start the {system} simulator on {addr}: {source}; use {option} to choose another address"
+    )]
     Simulator {
         system: &'static str,
         addr: SocketAddr,
+        /// The option that sets the simulator's address.
+        option: &'static str,
         source: std::io::Error,
     },
+    #[error("{0}; use --listen to choose another address")]
+    Listen(StartError),
+    /// `url` is shown without its password.
+    #[error(
+        "--database {url} is not a SQLite or PostgreSQL URL: use sqlite://<file>, \
+         sqlite::memory: (the default) or postgres://<user>@<host>/<database>"
+    )]
+    InvalidDatabase { url: String },
+    /// `url` is shown without its password.
+    #[error(
+        "could not open the database {url} given with --database: {source} (check that the \
+         file's directory exists or that the database server accepts connections)"
+    )]
+    Database { url: String, source: sqlx::Error },
     #[error(transparent)]
-    Gateway(#[from] StartError),
+    Gateway(StartError),
+}
+
+impl From<StartError> for DemoError {
+    fn from(error: StartError) -> Self {
+        match error {
+            StartError::Listen { .. } => DemoError::Listen(error),
+            StartError::Store(StoreError::Connect { url, source }) => {
+                DemoError::Database { url, source }
+            }
+            other => DemoError::Gateway(other),
+        }
+    }
 }
 
 /// A one-tenant configuration against simulators at these base URLs.
@@ -121,6 +152,12 @@ pub fn config_for(casebook_url: &str, ghl_url: &str, api_key: &str, database_url
 
 /// Starts both simulators with the seeded data set, then the gateway in front of them.
 pub async fn start(options: &DemoOptions) -> Result<RunningDemo, DemoError> {
+    // Checked here so that the message names --database rather than database.url.
+    if Backend::from_url(&options.database_url).is_err() {
+        return Err(DemoError::InvalidDatabase {
+            url: redact_url(&options.database_url),
+        });
+    }
     let dataset = Dataset::generate(options.seed, options.people);
     let casebook = casebook::start(
         options.casebook_listen,
@@ -131,6 +168,7 @@ pub async fn start(options: &DemoOptions) -> Result<RunningDemo, DemoError> {
     .map_err(|source| DemoError::Simulator {
         system: "Casebook",
         addr: options.casebook_listen,
+        option: "--casebook-listen",
         source,
     })?;
     let ghl = ghl::start(options.ghl_listen, &dataset, GhlSimOptions::default())
@@ -138,6 +176,7 @@ pub async fn start(options: &DemoOptions) -> Result<RunningDemo, DemoError> {
         .map_err(|source| DemoError::Simulator {
             system: "GHL",
             addr: options.ghl_listen,
+            option: "--ghl-listen",
             source,
         })?;
     let mut config = config_for(
@@ -171,4 +210,69 @@ pub async fn start(options: &DemoOptions) -> Result<RunningDemo, DemoError> {
         ghl,
         dataset,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small_demo() -> DemoOptions {
+        DemoOptions {
+            people: 10,
+            ..DemoOptions::default()
+        }
+    }
+
+    async fn start_error(options: &DemoOptions) -> String {
+        match start(options).await {
+            Ok(_) => panic!("the demo started"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn busy_address_names_the_listen_option() {
+        let occupied = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let options = DemoOptions {
+            listen: occupied.local_addr().unwrap(),
+            ..small_demo()
+        };
+
+        let error = start_error(&options).await;
+
+        assert!(error.contains("could not listen on"), "{error}");
+        assert!(
+            error.contains("use --listen to choose another address"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unsupported_database_names_the_option() {
+        let options = DemoOptions {
+            database_url: "mysql://gw:hunter2@127.0.0.1/gw".to_string(),
+            ..small_demo()
+        };
+
+        let error = start_error(&options).await;
+
+        assert!(error.contains("--database mysql://gw:***@"), "{error}");
+        assert!(!error.contains("database.url"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn unopenable_database_names_the_option() {
+        let directory = tempfile::tempdir().unwrap();
+        let missing = directory.path().join("missing").join("demo.db");
+        let options = DemoOptions {
+            database_url: format!("sqlite://{}", missing.display()),
+            ..small_demo()
+        };
+
+        let error = start_error(&options).await;
+
+        assert!(error.contains("given with --database"), "{error}");
+        assert!(!error.contains("database.url"), "{error}");
+    }
 }

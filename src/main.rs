@@ -136,7 +136,12 @@ async fn run(command: Command) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let running = server::start(gateway, config.listen)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|error| match error {
+                    server::StartError::Listen { .. } => format!(
+                        "{error}; set listen in the configuration file (or CBG_LISTEN) to choose another address"
+                    ),
+                    other => other.to_string(),
+                })?;
             println!(
                 "casebook-ghl-gateway listening on {}/graphql",
                 running.base_url()
