@@ -245,10 +245,62 @@ pub struct GhlConfig {
 /// A configuration that could not be loaded or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// A file or environment that could not be parsed into a [`Config`], described by
+    /// [`describe_load_error`].
     #[error("could not read the configuration: {0}")]
-    Load(Box<figment::Error>),
+    Load(String),
     #[error("invalid configuration: {0}")]
     Invalid(String),
+}
+
+/// Last keys of the secrets, whose environment variable a "missing field" message names.
+const SECRET_KEYS: [&str; 4] = ["client_secret", "token", "api_keys", "token_encryption_key"];
+
+impl ConfigError {
+    fn load(error: figment::Error) -> ConfigError {
+        ConfigError::Load(describe_load_error(error))
+    }
+}
+
+/// Formats every error of a failed extraction, one per line, as figment does, but with
+/// key paths as they are written in the file: `tenants.acme`, without figment's profile
+/// prefix `default.`. A missing secret also gets the environment variable that sets it.
+fn describe_load_error(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|error| describe_one_load_error(&error))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn describe_one_load_error(error: &figment::Error) -> String {
+    let mut text = error.kind.to_string();
+    if !error.path.is_empty() {
+        text.push_str(&format!(" for key \"{}\"", error.path.join(".")));
+    }
+    if let Some(metadata) = &error.metadata {
+        match &metadata.source {
+            Some(source) => text.push_str(&format!(" in {source} {}", metadata.name)),
+            None => text.push_str(&format!(" in {}", metadata.name)),
+        }
+    }
+    if let figment::error::Kind::MissingField(field) = &error.kind
+        && SECRET_KEYS.contains(&field.as_ref())
+    {
+        let mut path: Vec<&str> = error.path.iter().map(String::as_str).collect();
+        path.push(field);
+        text.push_str(&format!(
+            "; set it with the environment variable {}",
+            environment_variable(&path)
+        ));
+    }
+    text
+}
+
+/// Builds the name of the environment variable that sets the key at `path`, such as
+/// `CBG_GHL_OAUTH__CLIENT_SECRET` for `["ghl_oauth", "client_secret"]`.
+fn environment_variable(path: &[&str]) -> String {
+    format!("{ENV_PREFIX}{}", path.join("__").to_ascii_uppercase())
 }
 
 fn default_listen() -> SocketAddr {
@@ -284,9 +336,7 @@ impl Config {
                 .ignore(&[test_variable])
                 .split("__"),
         );
-        let config: Config = figment
-            .extract()
-            .map_err(|error| ConfigError::Load(Box::new(error)))?;
+        let config: Config = figment.extract().map_err(ConfigError::load)?;
         config.validate()?;
         Ok(config)
     }
@@ -479,7 +529,7 @@ mod tests {
         let config: Config = Figment::new()
             .merge(Toml::string(text))
             .extract()
-            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+            .map_err(ConfigError::load)?;
         config.validate()?;
         Ok(config)
     }
@@ -530,6 +580,65 @@ mod tests {
     fn unknown_key_is_rejected() {
         let error = parse(&format!("{MINIMAL}\nlisen = \"0.0.0.0:1\"")).unwrap_err();
         assert!(error.to_string().contains("lisen"), "{error}");
+    }
+
+    #[test]
+    fn unknown_key_message_has_no_profile_prefix() {
+        let error = parse(&format!("grapiql = true\n{MINIMAL}"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("unknown field: found `grapiql`"), "{error}");
+        assert!(error.contains("for key \"grapiql\""), "{error}");
+        assert!(!error.contains("default."), "{error}");
+    }
+
+    #[test]
+    fn missing_secret_names_its_variable() {
+        let without_secret = OAUTH_APP.replace("client_secret = \"secret\"\n", "");
+        let error = parse(&format!("{MINIMAL}\n{without_secret}"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("missing field `client_secret`"), "{error}");
+        assert!(error.contains("for key \"ghl_oauth\""), "{error}");
+        assert!(!error.contains("default."), "{error}");
+        assert!(
+            error.contains("set it with the environment variable CBG_GHL_OAUTH__CLIENT_SECRET"),
+            "{error}"
+        );
+
+        let without_keys = MINIMAL.replace("api_keys = [\"key-one\"]", "");
+        let error = parse(&without_keys).unwrap_err().to_string();
+        assert!(error.contains("for key \"tenants.acme\""), "{error}");
+        assert!(error.contains("CBG_TENANTS__ACME__API_KEYS"), "{error}");
+    }
+
+    #[test]
+    fn missing_plain_field_names_no_variable() {
+        let without_id = OAUTH_APP.replace("client_id = \"app\"\n", "");
+        let error = parse(&format!("{MINIMAL}\n{without_id}"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("missing field `client_id`"), "{error}");
+        assert!(!error.contains("environment variable"), "{error}");
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment's Jail fixes the closure's error type"
+    )]
+    fn environment_error_names_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("gateway.toml", MINIMAL)?;
+            jail.set_env("CBG_GRAPIQL", "true");
+            let error = Config::load(Some(Path::new("gateway.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("for key \"grapiql\""), "{error}");
+            assert!(error.contains("`CBG_` environment variable"), "{error}");
+            assert!(!error.contains("default."), "{error}");
+            Ok(())
+        });
     }
 
     #[test]
