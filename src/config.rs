@@ -689,6 +689,62 @@ mod tests {
         let config = parse(&text).unwrap();
         assert_eq!(config.tenants.len(), 1);
         assert_eq!(config.linking.reconcile_interval_s, 900);
+
+        // CBG_DATABASE__URL=sqlite::memory: works with the file's database settings.
+        let in_memory = text.replace(
+            "url = \"sqlite://casebook-ghl-gateway.db\"",
+            "url = \"sqlite::memory:\"",
+        );
+        let config = parse(&in_memory).unwrap();
+        assert_eq!(config.database.url, "sqlite::memory:");
+    }
+
+    /// The example file promises every key with its default, so its values are compared
+    /// with the defaults in code. Keys without a default (tenants, `[ghl_oauth]`) are
+    /// skipped, and so is `database.max_connections`, which the file leaves commented out.
+    #[test]
+    fn example_file_shows_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let example = parse(&text).unwrap();
+
+        assert_eq!(example.listen, default_listen());
+        assert!(!example.graphiql);
+        let sections = [
+            (
+                "database",
+                format!("{:?}", example.database),
+                format!("{:?}", DatabaseConfig::default()),
+            ),
+            (
+                "upstream",
+                format!("{:?}", example.upstream),
+                format!("{:?}", UpstreamConfig::default()),
+            ),
+            (
+                "linking",
+                format!("{:?}", example.linking),
+                format!("{:?}", LinkingConfig::default()),
+            ),
+            (
+                "cache",
+                format!("{:?}", example.cache),
+                format!("{:?}", CacheConfig::default()),
+            ),
+            (
+                "loaders",
+                format!("{:?}", example.loaders),
+                format!("{:?}", LoaderConfig::default()),
+            ),
+            (
+                "writes",
+                format!("{:?}", example.writes),
+                format!("{:?}", WriteConfig::default()),
+            ),
+        ];
+        for (section, in_file, in_code) in sections {
+            assert_eq!(in_file, in_code, "[{section}] of gateway.example.toml");
+        }
     }
 
     #[test]
