@@ -10,13 +10,17 @@
 //!
 //! Anything else is ambiguous and stays unlinked for a person to decide.
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::{
     identity::{KeyKind, MatchKey, match_keys},
+    metrics::LINKING_SCANS,
     store::{LinkMethod, LinkStore, StoreError},
     tenant::Tenant,
     upstream::{
@@ -50,7 +54,30 @@ pub enum ReconcileError {
 }
 
 /// Scans both systems of `tenant`, stores every record's keys and links unambiguous pairs.
+/// Each scan is counted in `gateway_linking_scans_total`.
 pub async fn reconcile(
+    tenant: &Tenant,
+    store: &LinkStore,
+) -> Result<ReconcileReport, ReconcileError> {
+    let result = scan_and_link(tenant, store).await;
+    let outcome = if result.is_ok() { "ok" } else { "failed" };
+    tenant.metrics.increment(
+        LINKING_SCANS,
+        &[("tenant", tenant.id.as_str()), ("outcome", outcome)],
+    );
+    result
+}
+
+/// Runs [`reconcile`] on a spawned task and logs its failure, without waiting for it.
+pub fn spawn_reconcile(tenant: Arc<Tenant>, store: LinkStore) {
+    tokio::spawn(async move {
+        if let Err(error) = reconcile(&tenant, &store).await {
+            error!(tenant = %tenant.id, error = %error, "reconcile failed");
+        }
+    });
+}
+
+async fn scan_and_link(
     tenant: &Tenant,
     store: &LinkStore,
 ) -> Result<ReconcileReport, ReconcileError> {

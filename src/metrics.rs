@@ -1,5 +1,5 @@
-//! In-process counters: upstream calls, GHL rate limiting and cache outcomes, readable in
-//! tests and served as Prometheus text at `/metrics`.
+//! In-process counters: upstream calls, GHL rate limiting, cache outcomes and linking scans,
+//! readable in tests and served as Prometheus text at `/metrics`.
 
 use std::{
     collections::BTreeMap,
@@ -20,7 +20,8 @@ pub struct Metrics {
     counters: Arc<Mutex<BTreeMap<Series, u64>>>,
 }
 
-/// Upstream requests by system, route template and status (`0` when no response came).
+/// Upstream requests by system, method, route template and status (`none` when no
+/// response came).
 pub const UPSTREAM_REQUESTS: &str = "gateway_upstream_requests_total";
 /// Cache lookups answered from the cache, by record kind.
 pub const CACHE_HITS: &str = "gateway_cache_hits_total";
@@ -33,6 +34,8 @@ pub const GHL_LIMITER_WAITS: &str = "gateway_ghl_limiter_waits_total";
 /// GHL calls not sent because the location's daily quota is at or below
 /// `upstream.ghl_limits.daily_reserve`, by location.
 pub const GHL_DAILY_LIMITED: &str = "gateway_ghl_daily_limited_total";
+/// Linking scans that ended, by tenant and outcome (`ok` or `failed`).
+pub const LINKING_SCANS: &str = "gateway_linking_scans_total";
 
 impl Metrics {
     pub fn new() -> Metrics {

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::{
     credentials::{ghl_oauth::InstallError, store::TokenStore},
+    linking,
     server::Gateway,
 };
 
@@ -147,10 +148,22 @@ pub async fn callback(
     };
 
     match oauth.complete_install(code.expose_secret()).await {
-        Ok(()) => page(
-            StatusCode::OK,
-            format!("The GHL app is installed for tenant {tenant_id:?}. You can close this page."),
-        ),
+        Ok(()) => {
+            // Scans that ran while the app was not installed could not read GHL, so the
+            // tenant's contacts may be unlinked. This scan links them now rather than at
+            // the next interval.
+            if let Some(tenant) = gateway.tenant(&tenant_id)
+                && tenant.links_automatically
+            {
+                linking::spawn_reconcile(tenant.clone(), gateway.store().clone());
+            }
+            page(
+                StatusCode::OK,
+                format!(
+                    "The GHL app is installed for tenant {tenant_id:?}. You can close this page."
+                ),
+            )
+        }
         Err(error) => {
             tracing::warn!(tenant = %tenant_id, error = %error, "GHL install failed");
             let status = match &error {

@@ -25,6 +25,11 @@ pub struct Tenant {
     pub(crate) api_keys: Vec<SecretString>,
     /// The GHL OAuth tokens, when the tenant has no private integration token.
     pub ghl_oauth: Option<Arc<GhlOAuth>>,
+    /// Whether linking scans run on their own: at start, on an interval or both
+    /// (`linking.reconcile_on_start`, `linking.reconcile_interval_s`).
+    pub links_automatically: bool,
+    /// Process counters, in which `linking::reconcile` counts its scans.
+    pub(crate) metrics: Metrics,
 }
 
 impl std::fmt::Debug for Tenant {
@@ -145,6 +150,9 @@ impl Tenant {
             region: config.linking.region()?,
             api_keys: tenant.api_keys.clone(),
             ghl_oauth,
+            links_automatically: config.linking.reconcile_on_start
+                || config.linking.reconcile_interval_s > 0,
+            metrics: metrics.clone(),
         })
     }
 }

@@ -1,10 +1,13 @@
 //! Helpers for tests of upstream credentials: OAuth configuration, the install flow and
 //! simulator admin calls.
 
+use std::time::{Duration, Instant};
+
 use base64::Engine;
 use casebook_ghl_gateway::{
     config::{ClientCredentialsConfig, Config},
     credentials::ghl_oauth::GhlOAuthConfig,
+    metrics::LINKING_SCANS,
     sim::{casebook, ghl},
 };
 use secrecy::SecretString;
@@ -63,7 +66,11 @@ pub async fn install(app: &TestApp, tenant: &str) -> (u16, String) {
 }
 
 /// Runs the install flow like [`install`] and also returns the authorization code.
+///
+/// After a successful install it waits for the linking scan that the callback starts, so
+/// that the scan's upstream calls do not mix with the calls a test counts next.
 pub async fn install_with_code(app: &TestApp, tenant: &str) -> (u16, String, String) {
+    let scans_before = linking_scans(app, tenant);
     let browser = no_redirects();
     let start = browser
         .get(format!(
@@ -101,7 +108,31 @@ pub async fn install_with_code(app: &TestApp, tenant: &str) -> (u16, String, Str
         .find(|(name, _)| name == "code")
         .map(|(_, value)| value.to_string())
         .unwrap_or_default();
-    (status, response.text().await.unwrap(), code)
+    let page = response.text().await.unwrap();
+    if status == 200 {
+        wait_for_linking_scan(app, tenant, scans_before).await;
+    }
+    (status, page, code)
+}
+
+/// Counts the linking scans of `tenant` that have ended, successful or not.
+pub fn linking_scans(app: &TestApp, tenant: &str) -> u64 {
+    app.gateway
+        .gateway
+        .metrics()
+        .sum(LINKING_SCANS, &[("tenant", tenant)])
+}
+
+/// Waits until more than `before` linking scans of `tenant` have ended.
+pub async fn wait_for_linking_scan(app: &TestApp, tenant: &str, before: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while linking_scans(app, tenant) <= before {
+        assert!(
+            Instant::now() < deadline,
+            "no linking scan of tenant {tenant} ended within 10 s of the install"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 pub fn location(response: &reqwest::Response) -> Url {

@@ -83,6 +83,48 @@ async fn install_stores_encrypted_tokens() {
 }
 
 #[tokio::test]
+async fn install_links_contacts_at_once() {
+    let app = TestApp::start_with(Dataset::default(), |config| {
+        use_ghl_oauth(config, &ALL_SCOPES);
+        // The default interval: the next scan would come 15 minutes after the start.
+        config.linking.reconcile_interval_s = 900;
+    })
+    .await;
+    let person = app.linked_person();
+    let casebook_id = person.casebook.as_ref().unwrap().id.clone();
+    let ghl_id = person.ghl.as_ref().unwrap().id.clone();
+    let query = r#"
+        query ($id: ID!) {
+          contactByCasebookId(id: $id) { linkMethod ghlId }
+        }"#;
+
+    let before = fresh_query(&app, query, json!({ "id": casebook_id })).await;
+    assert_eq!(
+        before["data"]["contactByCasebookId"]["linkMethod"], "SINGLE",
+        "the start-up scan could not read GHL: {before:#}"
+    );
+
+    // `install` returns once the scan that the callback started has ended.
+    assert_eq!(install(&app, "demo").await.0, 200);
+
+    let after = fresh_query(&app, query, json!({ "id": casebook_id })).await;
+    assert!(errors(&after).is_empty(), "{after:#}");
+    let contact = &after["data"]["contactByCasebookId"];
+    assert_eq!(contact["linkMethod"], "EMAIL", "{after:#}");
+    assert_eq!(contact["ghlId"], ghl_id.as_str());
+    let by_ghl = r#"
+        query ($id: ID!) {
+          contactByGhlId(id: $id) { linkMethod casebook { id } }
+        }"#;
+    let body = fresh_query(&app, by_ghl, json!({ "id": ghl_id })).await;
+    assert!(errors(&body).is_empty(), "{body:#}");
+    assert_eq!(
+        body["data"]["contactByGhlId"]["casebook"]["id"],
+        casebook_id.as_str()
+    );
+}
+
+#[tokio::test]
 async fn token_refreshed_shortly_before_expiry() {
     let app = start_ghl_oauth(&ALL_SCOPES).await;
     // With the 300 s refresh margin, a 301 s token is due for refresh after one second.
