@@ -63,6 +63,7 @@ pub async fn install(
         }
         Some(tenant) => match &tenant.ghl_oauth {
             Some(oauth) => oauth.clone(),
+            None if gateway.token_store().is_none() => return app_not_configured(),
             None => {
                 return page(
                     StatusCode::BAD_REQUEST,
@@ -74,10 +75,7 @@ pub async fn install(
         },
     };
     let Some(store) = gateway.token_store() else {
-        return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Token storage is not configured.".to_string(),
-        );
+        return app_not_configured();
     };
 
     let state = random_state();
@@ -122,10 +120,7 @@ pub async fn callback(
         );
     };
     let Some(store) = gateway.token_store() else {
-        return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Token storage is not configured.".to_string(),
-        );
+        return app_not_configured();
     };
     let tenant_id = match take_state(store, &state).await {
         Ok(Some(tenant_id)) => tenant_id,
@@ -184,6 +179,21 @@ async fn take_state(store: &TokenStore, state: &str) -> Result<Option<String>, R
             "The gateway's database failed; try again.".to_string(),
         )
     })
+}
+
+/// Builds the 404 page of a gateway on which no tenant uses the GHL app, such as the demo.
+///
+/// Configuration validation requires `token_encryption_key` for any tenant that uses the
+/// app, so a gateway without token storage has no such tenant.
+fn app_not_configured() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "The GHL app is not configured on this gateway: no tenant uses [ghl_oauth], so there is \
+         nothing to install. To try the install flow, run `casebook-ghl-gateway simulate ghl` and \
+         `casebook-ghl-gateway serve` with a tenant without ghl.token and a [ghl_oauth] table \
+         whose authorize_url is the simulator's /oauth/chooselocation (README, \"Simulators\")."
+            .to_string(),
+    )
 }
 
 /// 32 random bytes, base64url-encoded.

@@ -125,6 +125,33 @@ async fn install_links_contacts_at_once() {
 }
 
 #[tokio::test]
+async fn install_routes_without_app_are_not_found() {
+    // The demo's configuration: private integration tokens and no [ghl_oauth].
+    let app = TestApp::start().await;
+    let browser = no_redirects();
+    let gateway = app.gateway.base_url();
+
+    for path in [
+        "/oauth/ghl/install?tenant=demo",
+        "/oauth/ghl/callback?code=some-code&state=some-state",
+    ] {
+        let response = browser
+            .get(format!("{gateway}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let page = response.text().await.unwrap();
+        assert!(
+            page.contains("The GHL app is not configured on this gateway"),
+            "{path}: {page}"
+        );
+        assert!(page.contains("/oauth/chooselocation"), "{path}: {page}");
+        assert!(!page.contains("remove tenants"), "{path}: {page}");
+    }
+}
+
+#[tokio::test]
 async fn token_refreshed_shortly_before_expiry() {
     let app = start_ghl_oauth(&ALL_SCOPES).await;
     // With the 300 s refresh margin, a 301 s token is due for refresh after one second.
