@@ -710,6 +710,7 @@ mod tests {
 
         assert_eq!(example.listen, default_listen());
         assert!(!example.graphiql);
+        assert_eq!(example.query_timeout_s, DEFAULT_QUERY_TIMEOUT_S);
         let sections = [
             (
                 "database",
