@@ -19,7 +19,7 @@ pub use database::{Backend, is_sqlite_in_memory, redact_url};
 
 /// Largest number of bound values in one statement. The limits are 32766 on SQLite (by
 /// default) and 65535 on PostgreSQL.
-const MAX_BIND: usize = 500;
+pub(crate) const MAX_BIND: usize = 500;
 
 /// How the two sides of a contact were joined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
@@ -160,17 +160,11 @@ impl LinkStore {
         let column = native_column(system);
         let mut found = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_BIND) {
-            // sqlx's QueryBuilder writes `?` placeholders for the `Any` driver, which
-            // PostgreSQL rejects, so the `$n` list is numbered here.
-            let mut sql = format!(
+            let sql = format!(
                 "SELECT id, casebook_id, ghl_id, link_method FROM contact_links
-                 WHERE merged_into IS NULL AND tenant = $1 AND {column} IN ("
+                 WHERE merged_into IS NULL AND tenant = $1 AND {column} IN ({})",
+                numbered_placeholders(2, chunk.len())
             );
-            for position in 0..chunk.len() {
-                let separator = if position == 0 { "" } else { ", " };
-                write!(sql, "{separator}${}", position + 2).expect("writing to a String");
-            }
-            sql.push(')');
             let mut query = sqlx::query(&sql).bind(tenant);
             for id in chunk {
                 query = query.bind(id);
@@ -529,6 +523,17 @@ impl LinkStore {
         }
         Ok(found)
     }
+}
+
+/// Writes `count` numbered placeholders from `$first` on, separated by commas. sqlx's
+/// QueryBuilder writes `?` placeholders for the `Any` driver, which PostgreSQL rejects.
+pub(crate) fn numbered_placeholders(first: usize, count: usize) -> String {
+    let mut list = String::with_capacity(count * 5);
+    for position in first..first + count {
+        let separator = if position == first { "" } else { ", " };
+        write!(list, "{separator}${position}").expect("writing to a String");
+    }
+    list
 }
 
 fn native_column(system: System) -> &'static str {

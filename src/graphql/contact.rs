@@ -322,17 +322,21 @@ async fn merge_linked<T: LinkedItem>(
         return items;
     };
     let links = match request
-        .writes
-        .records()
-        .for_contact(&request.tenant.id, kind, contact_id)
+        .loaders
+        .record_links
+        .load_one(contact_id.to_string())
         .await
     {
-        Ok(links) => links,
+        Ok(links) => links.unwrap_or_default(),
         Err(error) => {
             errors::report(ctx, errors::store(&error));
             return items;
         }
     };
+    let links = links
+        .iter()
+        .filter(|(link_kind, _)| *link_kind == kind)
+        .map(|(_, link)| link.clone());
     let keep = request.writes.system_of_record(kind);
     let drop = crate::writes::Writes::other_system(keep);
     for link in links {

@@ -14,12 +14,14 @@ use serde::Deserialize;
 
 use crate::{
     cache::{Cached, RecordCache, RecordKind},
+    store::StoreError,
     tenant::Tenant,
     upstream::{
         System, UpstreamError,
         casebook::{CasebookClient, CasebookNote, CasebookPerson, CasebookTask},
         ghl::{GhlAppointment, GhlClient, GhlContact, GhlNote, GhlTask},
     },
+    writes::state::{RecordKind as LinkedKind, RecordLink, RecordLinks},
 };
 
 /// Loader settings.
@@ -64,6 +66,8 @@ pub struct Loaders {
     pub ghl_tasks: DataLoader<GhlPerKey<Vec<GhlTask>>>,
     pub ghl_notes: DataLoader<GhlPerKey<Vec<GhlNote>>>,
     pub ghl_appointments: DataLoader<GhlPerKey<Vec<GhlAppointment>>>,
+    /// Links of tasks, notes and appointments written to both systems, by contact id.
+    pub record_links: DataLoader<RecordLinksByContact>,
 }
 
 impl Loaders {
@@ -73,6 +77,7 @@ impl Loaders {
         cache: RecordCache,
         refresh: bool,
         config: &LoaderConfig,
+        records: RecordLinks,
     ) -> Loaders {
         let delay = Duration::from_micros(config.batch_delay_us);
         let scope = Scope {
@@ -84,6 +89,13 @@ impl Loaders {
         let ghl = tenant.ghl.clone();
         let concurrency = config.ghl_concurrency.max(1);
         Loaders {
+            record_links: with_delay(
+                delay,
+                RecordLinksByContact {
+                    tenant: scope.tenant.clone(),
+                    records,
+                },
+            ),
             casebook_people: with_delay(
                 delay,
                 CasebookPeople {
@@ -212,6 +224,37 @@ impl Loaders {
 
 fn with_delay<T: Loader<String>>(delay: Duration, inner: T) -> DataLoader<T> {
     DataLoader::new(inner, tokio::spawn).delay(delay)
+}
+
+/// Record links by contact id, read from the gateway's database in one query per batch.
+/// Nothing is kept between loads, so a mutation's payload reads the links it just wrote.
+pub struct RecordLinksByContact {
+    tenant: Arc<str>,
+    records: RecordLinks,
+}
+
+impl Loader<String> for RecordLinksByContact {
+    type Value = Arc<Vec<(LinkedKind, RecordLink)>>;
+    type Error = Arc<StoreError>;
+
+    fn load(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Self::Value>, Self::Error>> + Send {
+        let tenant = self.tenant.clone();
+        let records = self.records.clone();
+        let keys = keys.to_vec();
+        async move {
+            let found = records
+                .for_contacts(&tenant, &keys)
+                .await
+                .map_err(Arc::new)?;
+            Ok(found
+                .into_iter()
+                .map(|(contact_id, links)| (contact_id, Arc::new(links)))
+                .collect())
+        }
+    }
 }
 
 /// Casebook people by id.

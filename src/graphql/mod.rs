@@ -49,7 +49,13 @@ impl RequestContext {
         writes: Arc<Writes>,
         idempotency_key: Option<String>,
     ) -> RequestContext {
-        let loaders = loaders::Loaders::new(&tenant, cache.clone(), refresh, loader_config);
+        let loaders = loaders::Loaders::new(
+            &tenant,
+            cache.clone(),
+            refresh,
+            loader_config,
+            writes.records().clone(),
+        );
         RequestContext {
             tenant,
             store,

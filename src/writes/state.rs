@@ -1,11 +1,13 @@
 //! The write-side tables: record links, the outbox and idempotency keys.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{AnyPool, Row, any::AnyRow};
 use uuid::Uuid;
 
 use crate::{
-    store::{Backend, StoreError},
+    store::{Backend, MAX_BIND, StoreError, numbered_placeholders},
     upstream::System,
 };
 
@@ -35,6 +37,16 @@ impl RecordKind {
             RecordKind::Task => "task",
             RecordKind::Note => "note",
             RecordKind::Appointment => "appointment",
+        }
+    }
+
+    /// Reads the value `as_str` stores; `None` for any other text.
+    fn from_db(value: &str) -> Option<RecordKind> {
+        match value {
+            "task" => Some(RecordKind::Task),
+            "note" => Some(RecordKind::Note),
+            "appointment" => Some(RecordKind::Appointment),
+            _ => None,
         }
     }
 }
@@ -153,23 +165,36 @@ impl RecordLinks {
         Ok(row.map(|row| record_from_row(&row)))
     }
 
-    /// Every link of one kind under a contact.
-    pub async fn for_contact(
+    /// Reads every link under each of `contact_ids`, with its kind, keyed by contact id.
+    /// Contacts without links are absent from the map.
+    pub async fn for_contacts(
         &self,
         tenant: &str,
-        kind: RecordKind,
-        contact_id: &str,
-    ) -> Result<Vec<RecordLink>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, contact_id, casebook_id, ghl_id, ghl_contact_id FROM record_links
-             WHERE tenant = $1 AND kind = $2 AND contact_id = $3",
-        )
-        .bind(tenant)
-        .bind(kind.as_str())
-        .bind(contact_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(record_from_row).collect())
+        contact_ids: &[String],
+    ) -> Result<HashMap<String, Vec<(RecordKind, RecordLink)>>, StoreError> {
+        let mut found: HashMap<String, Vec<(RecordKind, RecordLink)>> = HashMap::new();
+        for chunk in contact_ids.chunks(MAX_BIND) {
+            let sql = format!(
+                "SELECT id, kind, contact_id, casebook_id, ghl_id, ghl_contact_id FROM record_links
+                 WHERE tenant = $1 AND contact_id IN ({})",
+                numbered_placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(tenant);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let Some(kind) = RecordKind::from_db(row.get::<&str, _>("kind")) else {
+                    continue;
+                };
+                let link = record_from_row(&row);
+                found
+                    .entry(link.contact_id.clone())
+                    .or_default()
+                    .push((kind, link));
+            }
+        }
+        Ok(found)
     }
 
     /// Removes a link.
@@ -634,6 +659,7 @@ mod tests {
         failed_first_attempt_waits_for_its_retry_time,
         open_lists_unfinished_jobs_up_to_the_limit,
         record_links_round_trip,
+        record_links_of_many_contacts,
     );
 
     replica_tests!(
@@ -890,6 +916,45 @@ mod tests {
         assert!(outbox.open("other", 10).await.unwrap().is_empty());
     }
 
+    async fn record_links_of_many_contacts(url: &str) {
+        let records = RecordLinks::new(pool(url).await);
+        let task = records
+            .create("t", RecordKind::Task, "contact-1", None)
+            .await
+            .unwrap();
+        let note = records
+            .create("t", RecordKind::Note, "contact-1", None)
+            .await
+            .unwrap();
+        let other = records
+            .create("t", RecordKind::Appointment, "contact-2", None)
+            .await
+            .unwrap();
+        records
+            .create("other-tenant", RecordKind::Task, "contact-1", None)
+            .await
+            .unwrap();
+
+        let ids = ["contact-1", "contact-2", "contact-3"].map(str::to_string);
+        let found = records.for_contacts("t", &ids).await.unwrap();
+
+        let mut first: Vec<(RecordKind, String)> = found["contact-1"]
+            .iter()
+            .map(|(kind, link)| (*kind, link.id.clone()))
+            .collect();
+        first.sort_by_key(|(kind, _)| kind.as_str());
+        assert_eq!(
+            first,
+            [(RecordKind::Note, note.id), (RecordKind::Task, task.id)]
+        );
+        assert_eq!(
+            found["contact-2"],
+            [(RecordKind::Appointment, other.clone())]
+        );
+        assert!(!found.contains_key("contact-3"));
+        assert_eq!(found.len(), 2, "other tenants' links stay out");
+    }
+
     async fn record_links_round_trip(url: &str) {
         let records = RecordLinks::new(pool(url).await);
         let link = records
@@ -924,14 +989,11 @@ mod tests {
                 .is_none(),
             "kinds are separate"
         );
-        assert_eq!(
-            records
-                .for_contact("t", RecordKind::Task, "contact-1")
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
+        let by_contact = records
+            .for_contacts("t", &["contact-1".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(by_contact["contact-1"].len(), 1);
 
         records.delete("t", &link.id).await.unwrap();
         assert_eq!(records.find_by_id("t", &link.id).await.unwrap(), None);
