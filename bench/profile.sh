@@ -66,7 +66,7 @@ STARTED_PIDS+=($!)
 STARTED_PIDS+=($!)
 GHL_SIM=$(address_in "$OUT/ghl-sim.log" 'http://127\.0\.0\.1:[0-9]+')
 CASEBOOK_SIM=$(address_in "$OUT/casebook-sim.log" 'http://127\.0\.0\.1:[0-9]+')
-# The simulator answers 429 past GHL's quota; this load measures the gateway, not the quota.
+# The simulator returns 429 past GHL's quota. This load measures the gateway, not the quota.
 curl -sf -X PUT -H 'Content-Type: application/json' -d '{"max": 100000000, "daily_limit": 100000000000}' \
   "$GHL_SIM/_sim/ratelimit" > /dev/null \
   || { echo "error: could not lift the GHL simulator's rate limit at $GHL_SIM/_sim/ratelimit" >&2; exit 1; }

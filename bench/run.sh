@@ -193,7 +193,7 @@ GHL_SIM=$(wait_for_line "$GHL_SIM_PID" "$LOG_DIR/ghl-sim.log" 'http://127\.0\.0\
 CASEBOOK_SIM=$(wait_for_line "$CASEBOOK_SIM_PID" "$LOG_DIR/casebook-sim.log" 'http://127\.0\.0\.1:[0-9]+' 30)
 GHL_PORT=${GHL_SIM##*:}
 echo "GHL simulator $GHL_SIM, Casebook simulator $CASEBOOK_SIM"
-# The simulator answers 429 past GHL's 100 requests per 10 s, as GHL does. The peer has no
+# The simulator returns 429 past GHL's 100 requests per 10 s, as GHL does. The peer has no
 # limiter, so the simulator's quota is lifted and each gateway's own limit applies instead.
 curl -sf -X PUT -H 'Content-Type: application/json' -d '{"max": 100000000, "daily_limit": 100000000000}' \
   "$GHL_SIM/_sim/ratelimit" > /dev/null \

@@ -447,8 +447,8 @@ impl Config {
             .collect()
     }
 
-    /// The cipher for stored tokens: required when a tenant uses GHL OAuth, whose tokens
-    /// are stored, and `None` when nothing is stored.
+    /// Builds the cipher for stored tokens. It is required when a tenant uses GHL OAuth,
+    /// whose tokens are stored, and `None` when nothing is stored.
     pub fn token_cipher(&self) -> Result<Option<TokenCipher>, ConfigError> {
         let oauth_tenants = self.ghl_oauth_tenants();
         let cipher = match &self.token_encryption_key {

@@ -197,7 +197,7 @@ impl Gateway {
         }
     }
 
-    /// The tenant with this id.
+    /// Looks up the tenant with this id.
     pub fn tenant(&self, id: &str) -> Option<&Arc<Tenant>> {
         self.tenants.iter().find(|tenant| tenant.id == id)
     }

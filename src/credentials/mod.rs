@@ -1,6 +1,6 @@
 //! Upstream credentials: static tokens, GHL OAuth and Casebook client credentials.
 //!
-//! Every upstream call asks [`Credentials::bearer`] for the `Authorization` header. OAuth
+//! Every upstream call takes its `Authorization` header from [`Credentials::bearer`]. OAuth
 //! kinds fetch or refresh their token on demand, one request at a time per tenant, and
 //! [`Credentials::renew`] replaces a token that the upstream rejected with a 401.
 
@@ -75,7 +75,7 @@ impl Bearer {
     }
 }
 
-/// Where an upstream client gets its bearer token.
+/// The source of an upstream client's bearer token.
 #[derive(Clone)]
 pub enum Credentials {
     /// A fixed token: a GHL private integration token or a Casebook token from the config.
@@ -97,12 +97,12 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// A fixed token, checked for use in a header.
+    /// Wraps a fixed token after checking that it can be sent in a header.
     pub fn fixed(system: System, token: SecretString) -> Result<Credentials, UpstreamError> {
         Ok(Credentials::Static(Bearer::new(system, token, 0)?))
     }
 
-    /// The header for the next call.
+    /// Returns the bearer token for the next call, fetching or refreshing it when needed.
     pub async fn bearer(&self) -> Result<Bearer, UpstreamError> {
         match self {
             Credentials::Static(bearer) => Ok(bearer.clone()),
@@ -111,7 +111,7 @@ impl Credentials {
         }
     }
 
-    /// Whether a rejected token can be replaced by asking the token endpoint again.
+    /// Returns whether a rejected token can be replaced through the token endpoint.
     pub fn renewable(&self) -> bool {
         !matches!(self, Credentials::Static(_))
     }

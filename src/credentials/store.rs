@@ -83,8 +83,8 @@ fn context(tenant: &str, system: &str, field: &str) -> String {
 }
 
 impl TokenStore {
-    /// A store for the tokens of `system` (such as `ghl`), claiming refreshes under a new
-    /// random owner id.
+    /// Creates a store for the tokens of `system` (such as `ghl`) that claims refreshes
+    /// under a new random owner id.
     pub fn new(pool: AnyPool, cipher: TokenCipher, system: &'static str) -> TokenStore {
         TokenStore {
             pool,
@@ -94,7 +94,7 @@ impl TokenStore {
         }
     }
 
-    /// The tenant's token pair, or `None` before the first install.
+    /// Loads the tenant's token pair, or `None` before the first install.
     pub async fn load(&self, tenant: &str) -> Result<Option<StoredTokens>, TokenStoreError> {
         let row = sqlx::query(
             "SELECT account_id, access_token, refresh_token, expires_at, scope, generation,
@@ -168,7 +168,7 @@ impl TokenStore {
     }
 
     /// Claims the refresh of `generation` for this process until `lease_until`. Returns false
-    /// when the row has moved on to another generation or another owner holds a live claim.
+    /// when the row has moved on to another generation or another owner has a live claim.
     pub async fn claim_refresh(
         &self,
         tenant: &str,

@@ -118,8 +118,8 @@ pub fn upstream(error: &UpstreamError) -> Error {
     })
 }
 
-/// The part of a 401 detail that may reach a client: GHL's fixed reasons (scope, `Version`
-/// header, private integration token) are passed on, anything else is summarised.
+/// Returns the part of a 401 detail that may reach a client. GHL's fixed reasons (scope,
+/// `Version` header, private integration token) are passed on, and anything else is summarised.
 fn client_safe_reason(detail: &str) -> &'static str {
     let lower = detail.to_ascii_lowercase();
     if lower.contains("scope") {

@@ -128,7 +128,7 @@ fn add_no_store(response: &mut Response) {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// Longest token history a simulator keeps for `GET /_sim/oauth/state`.
+/// Maximum number of issued tokens a simulator keeps for `GET /_sim/oauth/state`.
 pub const MAX_TOKEN_HISTORY: usize = 1000;
 
 /// Appends `token` to `history`, dropping the oldest entry past [`MAX_TOKEN_HISTORY`].

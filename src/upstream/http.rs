@@ -122,8 +122,8 @@ impl std::fmt::Debug for Upstream {
 }
 
 impl Upstream {
-    /// Builds the transport after checking the base URL; every call asks `credentials`
-    /// for its `Authorization` header.
+    /// Builds the transport after checking the base URL. Every call takes its
+    /// `Authorization` header from `credentials`.
     pub fn with_credentials(
         system: System,
         base_url: Url,
@@ -499,7 +499,7 @@ fn error_messages(body: &[u8], bearer: &Bearer) -> Vec<String> {
 }
 
 /// Whether a 401 may come from an expired or revoked token, so that a renewed token can
-/// help. GHL also answers 401 for a missing scope or `Version` header, and renewing
+/// help. GHL also returns 401 for a missing scope or `Version` header, and renewing
 /// changes neither.
 fn token_may_be_stale(detail: &str) -> bool {
     let lower = detail.to_ascii_lowercase();

@@ -288,7 +288,7 @@ impl SpanCapture {
         let subscriber = tracing_subscriber::registry().with(capture.clone());
         let guard = tracing::subscriber::set_default(subscriber);
         // Another test thread may have registered a callsite while this dispatcher was being
-        // added and cached "never interested" for it; a rebuild asks this dispatcher again.
+        // added and cached "never interested" for it. A rebuild queries this dispatcher again.
         tracing::callsite::rebuild_interest_cache();
         (capture, guard)
     }

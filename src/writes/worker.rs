@@ -148,9 +148,9 @@ async fn attempt(
     ops::execute(tenant, job.system, write).await
 }
 
-/// Computes the time of the next attempt after `attempts` failed ones: after the backoff, and no
-/// earlier than the wait the failure names, such as the time until GHL's daily limit
-/// resets or until a circuit breaker lets calls through again.
+/// Computes the time of the next attempt after `attempts` failed ones. It comes after the
+/// backoff, and no earlier than the wait the failure names, such as GHL's daily reset or the
+/// end of a circuit breaker's cool-down.
 pub(crate) fn next_attempt_at(
     config: &super::WriteConfig,
     attempts: u32,
