@@ -301,7 +301,7 @@ async fn graphql(
         .map(str::trim)
         .filter(|key| !key.is_empty())
         .map(str::to_string);
-    let request = request.into_inner();
+    let mut request = request.into_inner();
     let tenant_key: Arc<str> = Arc::from(tenant.id.as_str());
     let response_key = gateway.cache_responses.then(|| {
         format!(
@@ -316,7 +316,15 @@ async fn graphql(
     {
         return ([(header::CONTENT_TYPE, "application/json")], body.to_vec()).into_response();
     }
-    let is_query = is_query_operation(&request.query, request.operation_name.as_deref());
+    // The document parsed here is kept in the request, so execution does not parse it again.
+    let operation_name = request.operation_name.clone();
+    let (parsed, is_query) = match request.parsed_query() {
+        Ok(document) => (
+            true,
+            is_query_operation(document, operation_name.as_deref()),
+        ),
+        Err(_) => (false, false),
+    };
 
     let context = RequestContext::new(
         tenant,
@@ -330,7 +338,6 @@ async fn graphql(
     let request = request
         .data(context)
         .data(crate::graphql::nulls::FieldErrors::default());
-    let query_text = request.query.clone();
     let mut response = if is_query {
         match tokio::time::timeout(gateway.query_timeout, gateway.schema.execute(request)).await {
             Ok(response) => response,
@@ -351,7 +358,7 @@ async fn graphql(
             }
         }
     };
-    label_uncoded_errors(&mut response, &query_text);
+    label_uncoded_errors(&mut response, parsed);
     if let (Some(key), true, true) = (response_key, is_query, response.is_ok())
         && let Ok(body) = serde_json::to_vec(&response)
     {
@@ -379,10 +386,10 @@ fn query_timed_out(limit: Duration) -> Response {
     (StatusCode::GATEWAY_TIMEOUT, Json(body)).into_response()
 }
 
-/// Adds `extensions.code` to each error that has none. The gateway's own errors all carry a
-/// code; async-graphql's parse, validation and argument errors do not.
-fn label_uncoded_errors(response: &mut async_graphql::Response, query: &str) {
-    let mut parsed = None;
+/// Adds `extensions.code` to each error that has none, using `parsed` to tell parse errors
+/// apart. The gateway's own errors all carry a code, but async-graphql's parse, validation
+/// and argument errors do not.
+fn label_uncoded_errors(response: &mut async_graphql::Response, parsed: bool) {
     for error in &mut response.errors {
         let coded = error
             .extensions
@@ -391,8 +398,6 @@ fn label_uncoded_errors(response: &mut async_graphql::Response, query: &str) {
         if coded {
             continue;
         }
-        let parsed =
-            *parsed.get_or_insert_with(|| async_graphql::parser::parse_query(query).is_ok());
         let code = if !parsed {
             "GRAPHQL_PARSE_FAILED"
         } else if error.path.is_empty() {
@@ -409,11 +414,11 @@ fn label_uncoded_errors(response: &mut async_graphql::Response, query: &str) {
 
 /// Whether the operation a request runs is a query (the only kind whose response may be
 /// reused).
-fn is_query_operation(query: &str, operation_name: Option<&str>) -> bool {
+fn is_query_operation(
+    document: &async_graphql::parser::types::ExecutableDocument,
+    operation_name: Option<&str>,
+) -> bool {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(query) else {
-        return false;
-    };
     let operation = match (&document.operations, operation_name) {
         (DocumentOperations::Single(operation), _) => Some(operation),
         (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
@@ -554,25 +559,23 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::is_query_operation;
+    /// Parses `query` and returns whether the operation it runs is a query.
+    fn is_query(query: &str, operation_name: Option<&str>) -> bool {
+        async_graphql::parser::parse_query(query)
+            .is_ok_and(|document| super::is_query_operation(&document, operation_name))
+    }
 
     #[test]
     fn query_operations_are_recognised() {
-        assert!(is_query_operation("{ contacts { totalCount } }", None));
-        assert!(is_query_operation(
+        assert!(is_query("{ contacts { totalCount } }", None));
+        assert!(is_query(
             "query One($id: ID!) { contact(id: $id) { id } }",
             None
         ));
-        assert!(is_query_operation(
-            "query A { a } mutation B { b }",
-            Some("A")
-        ));
-        assert!(!is_query_operation(
-            "query A { a } mutation B { b }",
-            Some("B")
-        ));
-        assert!(!is_query_operation("query A { a } query B { b }", None));
-        assert!(!is_query_operation("mutation M { m }", None));
-        assert!(!is_query_operation("not graphql", None));
+        assert!(is_query("query A { a } mutation B { b }", Some("A")));
+        assert!(!is_query("query A { a } mutation B { b }", Some("B")));
+        assert!(!is_query("query A { a } query B { b }", None));
+        assert!(!is_query("mutation M { m }", None));
+        assert!(!is_query("not graphql", None));
     }
 }

@@ -498,8 +498,8 @@ fn error_messages(body: &[u8], bearer: &Bearer) -> Vec<String> {
         .collect()
 }
 
-/// Whether a 401 may come from an expired or revoked token, so that a renewed token can
-/// help. GHL also returns 401 for a missing scope or `Version` header, and renewing
+/// Returns whether a 401 may come from an expired or revoked token, so that a renewed
+/// token can help. GHL also returns 401 for a missing scope or `Version` header, and renewing
 /// changes neither.
 fn token_may_be_stale(detail: &str) -> bool {
     let lower = detail.to_ascii_lowercase();

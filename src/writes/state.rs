@@ -667,6 +667,15 @@ mod tests {
         idempotency_key_is_claimed_once_across_replicas,
     );
 
+    /// Claims the next due entry for 30 s, which the test expects to exist.
+    async fn claim_due(outbox: &Outbox) -> Job {
+        outbox
+            .claim(chrono::Duration::seconds(30))
+            .await
+            .unwrap()
+            .expect("a due outbox entry")
+    }
+
     async fn pool(url: &str) -> AnyPool {
         LinkStore::connect(url).await.unwrap().pool().clone()
     }
@@ -710,11 +719,7 @@ mod tests {
             .unwrap()
             .unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(80)).await;
-        let second_claim = outbox
-            .claim(chrono::Duration::seconds(30))
-            .await
-            .unwrap()
-            .unwrap();
+        let second_claim = claim_due(&outbox).await;
         assert_eq!(second_claim.id, id);
 
         assert_eq!(
@@ -749,11 +754,7 @@ mod tests {
             .enqueue("t", System::Ghl, "{}", "create contact", false, None)
             .await
             .unwrap();
-        let job = outbox
-            .claim(chrono::Duration::seconds(30))
-            .await
-            .unwrap()
-            .unwrap();
+        let job = claim_due(&outbox).await;
         outbox.fail(&job, "503", false, None).await.unwrap();
         assert_eq!(
             outbox.get("t", &id).await.unwrap().unwrap().status,
@@ -767,11 +768,7 @@ mod tests {
                 .is_none()
         );
         outbox.retry_now("t", &id).await.unwrap();
-        let job = outbox
-            .claim(chrono::Duration::seconds(30))
-            .await
-            .unwrap()
-            .unwrap();
+        let job = claim_due(&outbox).await;
         assert_eq!(job.id, id);
         assert_eq!(outbox.complete(&job).await.unwrap(), Recorded::Yes);
         assert!(outbox.open("t", 10).await.unwrap().is_empty());
@@ -808,11 +805,7 @@ mod tests {
             .unwrap();
         let retry_at = Utc::now() - chrono::Duration::seconds(1);
 
-        let job = outbox
-            .claim(chrono::Duration::seconds(30))
-            .await
-            .unwrap()
-            .unwrap();
+        let job = claim_due(&outbox).await;
         outbox
             .fail(&job, "TIMEOUT", true, Some(retry_at))
             .await
@@ -823,11 +816,7 @@ mod tests {
         assert_eq!(job.attempts, 1);
         assert_eq!(job.last_error.as_deref(), Some("TIMEOUT"));
 
-        let job = outbox
-            .claim(chrono::Duration::seconds(30))
-            .await
-            .unwrap()
-            .unwrap();
+        let job = claim_due(&outbox).await;
         outbox
             .fail(&job, "503", false, Some(retry_at))
             .await
@@ -900,11 +889,7 @@ mod tests {
             // Entries created in one millisecond would tie on `created_at`.
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
-        let job = outbox
-            .claim(chrono::Duration::seconds(30))
-            .await
-            .unwrap()
-            .unwrap();
+        let job = claim_due(&outbox).await;
         assert_eq!(job.id, ids[0]);
         outbox.complete(&job).await.unwrap();
 

@@ -177,7 +177,7 @@ pub async fn sim_put(app: &TestApp, url: String, body: Value) {
     assert!(response.status().is_success(), "{}", response.status());
 }
 
-/// The GHL tokens the gateway stored for the demo tenant.
+/// Reads the GHL tokens the gateway stored for the demo tenant.
 pub async fn stored_tokens(
     app: &TestApp,
 ) -> casebook_ghl_gateway::credentials::store::StoredTokens {

@@ -118,7 +118,7 @@ async fn breaker_opens_on_casebook_outage_and_closes_after_recovery() {
     );
 }
 
-/// Casebook answers 503 for a whole minute while a client keeps reading twice a second.
+/// Casebook returns 503 for a whole minute while a client keeps reading twice a second.
 #[tokio::test]
 async fn minute_long_casebook_outage_opens_breaker() {
     let app = TestApp::start_with(Dataset::default(), |config| {
